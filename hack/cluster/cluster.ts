@@ -1,0 +1,468 @@
+// The local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake nodes), plus the
+// data services (PostgreSQL 15, Redis 7, an S3 server). `up` is idempotent, `down` stops exactly the processes
+// `up` started (by PID and kernel start time, never by name), and a failed `up` stops what it had started.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { resolveBinaries, type BinPaths } from './binaries.js';
+import { layout, PORTS, repoRoot, resolvePorts, type Layout, type Ports } from './config.js';
+import type { ServicesEnv } from './env.js';
+import { probeOk, request, type TlsFiles } from './http.js';
+import { ensurePki, kubeconfigYaml, pkiPaths } from './pki.js';
+import { assertPortFree, ClusterError, isOurs, startDaemon, stopProcess, waitFor, type ProcRecord } from './proc.js';
+import { serviceSteps } from './services.js';
+
+export type Group = 'cluster' | 'services';
+
+export interface State {
+  version: 1;
+  binDir?: string;
+  ports: Ports;
+  advertiseAddress?: string;
+  groups: Group[];
+  procs: (ProcRecord & { group: Group })[];
+  /** Directories wiped by `down` besides the layout's own (PostgreSQL may live outside the repo, see services.ts). */
+  dataDirs: string[];
+  env: Partial<ServicesEnv>;
+}
+
+export interface Ctx {
+  layout: Layout;
+  ports: Ports;
+  state: State;
+  bins?: BinPaths;
+  log: (line: string) => void;
+  save: () => void;
+  start: (group: Group, opts: Parameters<typeof startDaemon>[0]) => Promise<ProcRecord>;
+  secret: () => string;
+}
+
+export interface Step {
+  name: string;
+  group: Group;
+  run: (ctx: Ctx) => Promise<void>;
+  /** A quick health probe for `status` and for deciding that a running cluster really is up. */
+  probe?: (ctx: Ctx) => Promise<boolean>;
+}
+
+const ALL_GROUPS: Group[] = ['cluster', 'services'];
+
+export function readState(l: Layout): State | undefined {
+  if (!existsSync(l.stateFile)) return undefined;
+  try {
+    return JSON.parse(readFileSync(l.stateFile, 'utf8')) as State;
+  } catch {
+    throw new ClusterError(`${l.stateFile} is not valid JSON; remove it after making sure no cluster processes run`);
+  }
+}
+
+function writeState(l: Layout, s: State): void {
+  mkdirSync(l.dir, { recursive: true });
+  writeFileSync(l.stateFile, JSON.stringify(s, null, 2));
+  const env: ServicesEnv = { ...(s.env as ServicesEnv) };
+  writeFileSync(l.envFile, JSON.stringify(env, null, 2), { mode: 0o600 });
+}
+
+function advertiseAddress(): string {
+  if (process.env.SCO_ADVERTISE_ADDRESS) return process.env.SCO_ADVERTISE_ADDRESS;
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  throw new ClusterError(
+    'kube-apiserver needs a non-loopback IPv4 address to advertise and this machine has none; set SCO_ADVERTISE_ADDRESS',
+  );
+}
+
+function adminTls(l: Layout): TlsFiles {
+  const p = pkiPaths(l.pki);
+  return { ca: p.caCert, cert: p.adminCert, key: p.adminKey };
+}
+
+export function apiUrl(ctx: { ports: Ports }): string {
+  return `https://127.0.0.1:${ctx.ports.apiserver}`;
+}
+
+async function kube(ctx: Ctx, method: string, path: string, body?: unknown) {
+  return request(method, `${apiUrl(ctx)}${path}`, { tls: adminTls(ctx.layout), body });
+}
+
+function fakeNode(name: string, index: number) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'node-role.kubernetes.io/agent': '',
+        type: 'kwok',
+        'topology.kubernetes.io/zone': `zone-${index}`,
+      },
+    },
+    spec: {},
+    status: {
+      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      nodeInfo: { architecture: 'amd64', operatingSystem: 'linux', kubeletVersion: 'fake', kubeProxyVersion: 'fake' },
+    },
+  };
+}
+
+export const NODE_NAMES = ['kwok-node-0', 'kwok-node-1'];
+
+const clusterSteps: Step[] = [
+  {
+    name: 'etcd',
+    group: 'cluster',
+    async run(ctx) {
+      const { etcdClient, etcdPeer } = ctx.ports;
+      rmSync(ctx.layout.etcdData, { recursive: true, force: true });
+      const client = `http://127.0.0.1:${etcdClient}`;
+      const peer = `http://127.0.0.1:${etcdPeer}`;
+      const proc = await ctx.start('cluster', {
+        name: 'etcd',
+        command: ctx.bins!.etcd,
+        args: [
+          '--name=local',
+          `--data-dir=${ctx.layout.etcdData}`,
+          `--listen-client-urls=${client}`,
+          `--advertise-client-urls=${client}`,
+          `--listen-peer-urls=${peer}`,
+          `--initial-advertise-peer-urls=${peer}`,
+          `--initial-cluster=local=${peer}`,
+          '--unsafe-no-fsync=true',
+          '--log-level=warn',
+        ],
+        log: join(ctx.layout.logs, 'etcd.log'),
+      });
+      await waitFor(() => this.probe!(ctx), { what: 'etcd', timeoutMs: 30_000, proc });
+    },
+    probe: (ctx) => probeOk(`http://127.0.0.1:${ctx.ports.etcdClient}/health`),
+  },
+  {
+    name: 'kube-apiserver',
+    group: 'cluster',
+    async run(ctx) {
+      const p = pkiPaths(ctx.layout.pki);
+      const proc = await ctx.start('cluster', {
+        name: 'kube-apiserver',
+        command: ctx.bins!['kube-apiserver'],
+        args: [
+          `--etcd-servers=http://127.0.0.1:${ctx.ports.etcdClient}`,
+          '--etcd-prefix=/registry',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${ctx.ports.apiserver}`,
+          `--advertise-address=${ctx.state.advertiseAddress}`,
+          '--endpoint-reconciler-type=none',
+          `--cert-dir=${join(ctx.layout.dir, 'apiserver-certs')}`,
+          `--tls-cert-file=${p.apiserverCert}`,
+          `--tls-private-key-file=${p.apiserverKey}`,
+          `--client-ca-file=${p.caCert}`,
+          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+          `--service-account-key-file=${p.saPub}`,
+          `--service-account-signing-key-file=${p.saKey}`,
+          '--service-cluster-ip-range=10.96.0.0/16',
+          '--authorization-mode=Node,RBAC',
+          '--allow-privileged=true',
+          // The e2e suite and the benchmarks create thousands of objects quickly; the defaults (400/200) would
+          // queue them behind priority-and-fairness on a 2-core host.
+          '--max-requests-inflight=1000',
+          '--max-mutating-requests-inflight=500',
+        ],
+        log: join(ctx.layout.logs, 'kube-apiserver.log'),
+      });
+      const ms = await waitFor(() => this.probe!(ctx), { what: 'kube-apiserver', timeoutMs: 120_000, proc });
+      ctx.log(`  kube-apiserver ready in ${(ms / 1000).toFixed(1)}s`);
+    },
+    probe: (ctx) => probeOk(`${apiUrl(ctx)}/readyz`, adminTls(ctx.layout)),
+  },
+  {
+    name: 'kube-controller-manager',
+    group: 'cluster',
+    async run(ctx) {
+      const p = pkiPaths(ctx.layout.pki);
+      const proc = await ctx.start('cluster', {
+        name: 'kube-controller-manager',
+        command: ctx.bins!['kube-controller-manager'],
+        args: [
+          `--kubeconfig=${ctx.layout.kubeconfig}`,
+          `--authentication-kubeconfig=${ctx.layout.kubeconfig}`,
+          `--authorization-kubeconfig=${ctx.layout.kubeconfig}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${ctx.ports.controllerManager}`,
+          `--cert-dir=${join(ctx.layout.dir, 'kcm-certs')}`,
+          '--leader-elect=false',
+          `--root-ca-file=${p.caCert}`,
+          `--service-account-private-key-file=${p.saKey}`,
+          '--use-service-account-credentials=false',
+          '--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics',
+          '--controllers=*',
+          '--kube-api-qps=200',
+          '--kube-api-burst=400',
+        ],
+        log: join(ctx.layout.logs, 'kube-controller-manager.log'),
+      });
+      await waitFor(() => this.probe!(ctx), { what: 'kube-controller-manager', timeoutMs: 60_000, proc });
+    },
+    probe: (ctx) => probeOk(`https://127.0.0.1:${ctx.ports.controllerManager}/healthz`, { insecure: true }),
+  },
+  {
+    name: 'kube-scheduler',
+    group: 'cluster',
+    async run(ctx) {
+      const proc = await ctx.start('cluster', {
+        name: 'kube-scheduler',
+        command: ctx.bins!['kube-scheduler'],
+        args: [
+          `--kubeconfig=${ctx.layout.kubeconfig}`,
+          `--authentication-kubeconfig=${ctx.layout.kubeconfig}`,
+          `--authorization-kubeconfig=${ctx.layout.kubeconfig}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${ctx.ports.scheduler}`,
+          `--cert-dir=${join(ctx.layout.dir, 'scheduler-certs')}`,
+          '--leader-elect=false',
+          '--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics',
+          '--kube-api-qps=200',
+          '--kube-api-burst=400',
+        ],
+        log: join(ctx.layout.logs, 'kube-scheduler.log'),
+      });
+      await waitFor(() => this.probe!(ctx), { what: 'kube-scheduler', timeoutMs: 60_000, proc });
+    },
+    probe: (ctx) => probeOk(`https://127.0.0.1:${ctx.ports.scheduler}/healthz`, { insecure: true }),
+  },
+  {
+    name: 'kwok',
+    group: 'cluster',
+    async run(ctx) {
+      const proc = await ctx.start('cluster', {
+        name: 'kwok',
+        command: ctx.bins!.kwok,
+        args: [
+          `--kubeconfig=${ctx.layout.kubeconfig}`,
+          `--config=${join(repoRoot, 'hack', 'cluster', 'kwok-stages.yaml')}`,
+          '--manage-all-nodes=false',
+          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+          '--manage-nodes-with-label-selector=',
+          '--cidr=10.244.0.0/16',
+          '--node-ip=10.0.0.1',
+          '--node-lease-duration-seconds=40',
+          `--server-address=127.0.0.1:${ctx.ports.kwok}`,
+        ],
+        log: join(ctx.layout.logs, 'kwok.log'),
+      });
+      await waitFor(() => probeOk(`http://127.0.0.1:${ctx.ports.kwok}/healthz`), {
+        what: 'kwok',
+        timeoutMs: 30_000,
+        proc,
+      });
+      for (const [i, name] of NODE_NAMES.entries()) {
+        const res = await kube(ctx, 'POST', '/api/v1/nodes', fakeNode(name, i));
+        if (res.status !== 201 && res.status !== 409) {
+          throw new ClusterError(`creating fake node ${name} failed: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+        }
+      }
+      // Nodes are usable once kwok marked them Ready and the node-lifecycle controller lifted the not-ready taint.
+      await waitFor(() => this.probe!(ctx), { what: 'fake nodes (kwok + node lifecycle)', timeoutMs: 90_000, proc });
+      // Pods are rejected until the service-account controller has created `default` in the namespace.
+      await waitFor(
+        async () => (await kube(ctx, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+        { what: 'the default ServiceAccount (kube-controller-manager)', timeoutMs: 60_000 },
+      );
+    },
+    async probe(ctx) {
+      const res = await kube(ctx, 'GET', '/api/v1/nodes?labelSelector=type%3Dkwok');
+      if (res.status !== 200) throw new Error(`listing nodes: HTTP ${res.status}`);
+      const nodes = (JSON.parse(res.body) as { items: NodeLike[] }).items;
+      const ready = nodes.filter(
+        (n) =>
+          n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+          !(n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')),
+      );
+      if (ready.length < NODE_NAMES.length) throw new Error(`${ready.length}/${NODE_NAMES.length} fake nodes ready`);
+      return true;
+    },
+  },
+];
+
+interface NodeLike {
+  spec?: { taints?: { key: string }[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+export function allSteps(): Step[] {
+  return [...clusterSteps, ...serviceSteps];
+}
+
+function makeCtx(l: Layout, state: State, log: (line: string) => void, started: ProcRecord[]): Ctx {
+  return {
+    layout: l,
+    ports: state.ports,
+    state,
+    log,
+    save: () => writeState(l, state),
+    secret: () => randomBytes(18).toString('base64url'),
+    async start(group, opts) {
+      const rec = await startDaemon(opts);
+      started.push(rec);
+      state.procs.push({ ...rec, group });
+      writeState(l, state);
+      return rec;
+    },
+  };
+}
+
+export interface UpOptions {
+  groups?: Group[];
+  build?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Brings the requested groups up. Returns false when everything requested was already running. */
+export async function up(opts: UpOptions = {}): Promise<boolean> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const want = opts.groups ?? ALL_GROUPS;
+  const l = layout();
+  let state = readState(l);
+
+  if (state) {
+    const dead = state.procs.filter((p) => !isOurs(p));
+    if (dead.length > 0) {
+      log(`a previous cluster in ${l.dir} is half-running (${dead.map((p) => p.name).join(', ')} gone); stopping the rest`);
+      await down({ log: () => undefined });
+      state = undefined;
+    } else {
+      const missing = want.filter((g) => !state!.groups.includes(g));
+      if (missing.length === 0) {
+        log(`already running (${state.groups.join(' + ')}) in ${l.dir}; nothing to do`);
+        log(`export KUBECONFIG=${l.kubeconfig}`);
+        return false;
+      }
+    }
+  }
+  const toStart = want.filter((g) => !state?.groups.includes(g));
+  const ports = state?.ports ?? resolvePorts();
+  state ??= { version: 1, ports, groups: [], procs: [], dataDirs: [], env: {} };
+  const steps = allSteps().filter((s) => toStart.includes(s.group));
+
+  for (const g of toStart) {
+    for (const p of PORTS.filter((p) => portGroup(p.key) === g)) {
+      await assertPortFree(ports[p.key], p.what, p.env);
+    }
+  }
+  mkdirSync(l.logs, { recursive: true });
+  const started: ProcRecord[] = [];
+  const ctx = makeCtx(l, state, log, started);
+
+  const onSignal = () => {
+    log('interrupted: stopping what this run started');
+    void Promise.all(started.map((p) => stopProcess(p, 3000))).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (toStart.includes('cluster')) {
+      ctx.bins = resolveBinaries({ build: opts.build ?? true, log });
+      state.binDir = ctx.bins.dir;
+      state.advertiseAddress = advertiseAddress();
+      ensurePki(l.pki, state.advertiseAddress);
+      writeFileSync(l.kubeconfig, kubeconfigYaml(pkiPaths(l.pki), apiUrl(ctx)), { mode: 0o600 });
+      state.env.kubeconfig = l.kubeconfig;
+      state.env.apiserver = apiUrl(ctx);
+    } else if (state.binDir) {
+      ctx.bins = resolveBinaries({ build: false });
+    }
+    if (toStart.includes('services') && !ctx.bins) {
+      ctx.bins = resolveBinaries({ build: opts.build ?? true, log });
+      state.binDir = ctx.bins.dir;
+    }
+    const t0 = Date.now();
+    for (const step of steps) {
+      const s0 = Date.now();
+      await step.run(ctx);
+      log(`✓ ${step.name} (${((Date.now() - s0) / 1000).toFixed(1)}s)`);
+    }
+    state.groups = [...new Set([...state.groups, ...toStart])];
+    writeState(l, state);
+    log(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s; logs in ${l.logs}`);
+    log(`export KUBECONFIG=${l.kubeconfig}`);
+    return true;
+  } catch (err) {
+    log(`start-up failed; stopping the ${started.length} process(es) this run started`);
+    for (const p of [...started].reverse()) await stopProcess(p, 3000);
+    state.procs = state.procs.filter((p) => !started.some((s) => s.pid === p.pid));
+    if (state.procs.length === 0) {
+      rmSync(l.stateFile, { force: true });
+      rmSync(l.envFile, { force: true });
+    } else {
+      writeState(l, state);
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function portGroup(key: keyof Ports): Group {
+  return key === 'postgres' || key === 'redis' || key === 's3' ? 'services' : 'cluster';
+}
+
+/** Stops exactly the recorded processes (newest first) and wipes the per-run data. Returns how many were stopped. */
+export async function down(opts: { log?: (line: string) => void } = {}): Promise<number> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const l = layout();
+  const state = readState(l);
+  if (!state) {
+    log(`no cluster recorded in ${l.dir}; nothing to stop`);
+    return 0;
+  }
+  let stopped = 0;
+  for (const p of [...state.procs].reverse()) {
+    const r = await stopProcess(p);
+    if (r !== 'gone') stopped++;
+    log(`${r === 'gone' ? '-' : '✓'} ${p.name} (pid ${p.pid}) ${r === 'gone' ? 'was not running' : r}`);
+  }
+  for (const d of [l.etcdData, l.s3Data, l.redisData, ...state.dataDirs]) rmSync(d, { recursive: true, force: true });
+  rmSync(l.stateFile, { force: true });
+  rmSync(l.envFile, { force: true });
+  return stopped;
+}
+
+export interface ComponentStatus {
+  name: string;
+  group: Group;
+  pid?: number;
+  running: boolean;
+  healthy: boolean;
+  detail: string;
+}
+
+export async function status(): Promise<{ dir: string; components: ComponentStatus[] }> {
+  const l = layout();
+  const state = readState(l);
+  if (!state) return { dir: l.dir, components: [] };
+  const ctx = makeCtx(l, state, () => undefined, []);
+  const out: ComponentStatus[] = [];
+  for (const step of allSteps().filter((s) => state.groups.includes(s.group))) {
+    const rec = state.procs.find((p) => p.name === step.name);
+    const running = rec ? isOurs(rec) : false;
+    let healthy = false;
+    let detail = running ? '' : 'not running';
+    if (running && step.probe) {
+      try {
+        healthy = await step.probe(ctx);
+      } catch (err) {
+        detail = (err as Error).message;
+      }
+    }
+    out.push({ name: step.name, group: step.group, pid: rec?.pid, running, healthy, detail });
+  }
+  return { dir: l.dir, components: out };
+}
