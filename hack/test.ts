@@ -30,16 +30,23 @@ async function main(args: string[]): Promise<number> {
   mkdirSync(resultsDir, { recursive: true });
   const out = join(resultsDir, 'jest.json');
   rmSync(out, { force: true });
-  let code = 1;
+  let code: number;
   try {
     code = await new Promise<number>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--experimental-vm-modules', join(repoRoot, 'node_modules/jest/bin/jest.js'), '--json', `--outputFile=${out}`, ...args],
+        [
+          '--experimental-vm-modules',
+          '--disable-warning=ExperimentalWarning',
+          join(repoRoot, 'node_modules/jest/bin/jest.js'),
+          '--json',
+          `--outputFile=${out}`,
+          ...args,
+        ],
         {
           stdio: 'inherit',
           cwd: repoRoot,
-          env: { ...process.env, NODE_NO_WARNINGS: '1' },
+          env: process.env,
         },
       );
       child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));

@@ -47,7 +47,9 @@ export function resolveBinaries(opts: { build: boolean; log?: (line: string) => 
       opts.log?.('building control-plane binaries from the pinned Go modules (cold: several minutes)...');
       const built = spawnSync('bash', [buildScript], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       if (built.status !== 0) {
-        throw new ClusterError(`building the control-plane binaries failed (exit ${built.status}); see the output above`);
+        throw new ClusterError(
+          `building the control-plane binaries failed (exit ${built.status}); see the output above`,
+        );
       }
       dir = built.stdout.trim().split('\n').pop() as string;
     }
@@ -65,7 +67,7 @@ export function resolveBinaries(opts: { build: boolean; log?: (line: string) => 
 }
 
 function assertKubeVersion(bin: string, want: string): void {
-  let out = '';
+  let out: string;
   try {
     out = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
   } catch (err) {

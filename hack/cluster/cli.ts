@@ -14,7 +14,8 @@ async function main(argv: string[]): Promise<number> {
     }),
   );
   for (const k of flags.keys()) {
-    if (!['only', 'no-build'].includes(k)) throw new ClusterError(`unknown flag --${k} (known: --only=cluster|services, --no-build)`);
+    if (!['only', 'no-build'].includes(k))
+      throw new ClusterError(`unknown flag --${k} (known: --only=cluster|services, --no-build)`);
   }
   switch (cmd) {
     case 'up': {
@@ -36,12 +37,16 @@ async function main(argv: string[]): Promise<number> {
       }
       for (const c of s.components) {
         const mark = c.healthy ? '✓' : '✗';
-        console.log(`${mark} ${c.name.padEnd(24)} ${c.running ? `pid ${c.pid}` : 'stopped'}${c.detail ? `  ${c.detail}` : ''}`);
+        console.log(
+          `${mark} ${c.name.padEnd(24)} ${c.running ? `pid ${c.pid}` : 'stopped'}${c.detail ? `  ${c.detail}` : ''}`,
+        );
       }
       return s.components.every((c) => c.healthy) ? 0 : 1;
     }
     default:
-      throw new ClusterError(`usage: cli.ts up [--only=cluster|services] [--no-build] | down | status (got "${cmd ?? ''}")`);
+      throw new ClusterError(
+        `usage: cli.ts up [--only=cluster|services] [--no-build] | down | status (got "${cmd ?? ''}")`,
+      );
   }
 }
 

@@ -334,7 +334,9 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
   if (state) {
     const dead = state.procs.filter((p) => !isOurs(p));
     if (dead.length > 0) {
-      log(`a previous cluster in ${l.dir} is half-running (${dead.map((p) => p.name).join(', ')} gone); stopping the rest`);
+      log(
+        `a previous cluster in ${l.dir} is half-running (${dead.map((p) => p.name).join(', ')} gone); stopping the rest`,
+      );
       await down({ log: () => undefined });
       state = undefined;
     } else {

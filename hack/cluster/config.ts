@@ -13,15 +13,7 @@ export interface PortSpec {
 }
 
 export type PortKey =
-  | 'etcdClient'
-  | 'etcdPeer'
-  | 'apiserver'
-  | 'controllerManager'
-  | 'scheduler'
-  | 'kwok'
-  | 'postgres'
-  | 'redis'
-  | 's3';
+  'etcdClient' | 'etcdPeer' | 'apiserver' | 'controllerManager' | 'scheduler' | 'kwok' | 'postgres' | 'redis' | 's3';
 
 export const PORTS: readonly PortSpec[] = [
   { key: 'etcdClient', what: 'etcd (client)', env: 'SCO_PORT_ETCD', fallback: 12379 },

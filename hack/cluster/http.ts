@@ -32,7 +32,9 @@ export function request(
       u,
       {
         method,
-        headers: payload ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
+        headers: payload
+          ? { 'content-type': 'application/json', accept: 'application/json' }
+          : { accept: 'application/json' },
         ca: tls.ca ? readFileSync(tls.ca) : undefined,
         cert: tls.cert ? readFileSync(tls.cert) : undefined,
         key: tls.key ? readFileSync(tls.key) : undefined,

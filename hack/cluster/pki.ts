@@ -48,7 +48,20 @@ export function ensurePki(dir: string, advertiseAddress: string): Pki {
   if (!existsSync(p.caCert) || !existsSync(p.caKey)) {
     openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key'], dir);
     openssl(
-      ['req', '-x509', '-new', '-key', 'ca.key', '-sha256', '-days', '3650', '-subj', '/CN=smartcloudops-local-ca', '-out', 'ca.crt'],
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        'ca.key',
+        '-sha256',
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=smartcloudops-local-ca',
+        '-out',
+        'ca.crt',
+      ],
       dir,
     );
   }
@@ -79,7 +92,10 @@ export function ensurePki(dir: string, advertiseAddress: string): Pki {
 }
 
 function issue(dir: string, name: string, subject: string, ext: string): void {
-  writeFileSync(join(dir, `${name}.ext`), `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n${ext}`);
+  writeFileSync(
+    join(dir, `${name}.ext`),
+    `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n${ext}`,
+  );
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`], dir);
   openssl(['req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`], dir);
   openssl(

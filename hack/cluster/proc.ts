@@ -69,13 +69,17 @@ export async function startDaemon(opts: StartOptions): Promise<ProcRecord> {
       gid: opts.gid,
     });
     const pid = await new Promise<number>((resolve, reject) => {
-      child.once('error', (err) => reject(new ClusterError(`${opts.name}: could not start ${opts.command}: ${err.message}`)));
+      child.once('error', (err) =>
+        reject(new ClusterError(`${opts.name}: could not start ${opts.command}: ${err.message}`)),
+      );
       child.once('spawn', () => resolve(child.pid as number));
     });
     child.unref();
     const startTime = procStartTime(pid);
     if (startTime === undefined) {
-      throw new ClusterError(`${opts.name}: exited immediately after start; see ${opts.log}\n${tailFile(opts.log)}`);
+      throw new ClusterError(
+        `${opts.name} exited right after starting (log: ${opts.log}); last lines:\n${tailFile(opts.log)}`,
+      );
     }
     return { name: opts.name, pid, startTime, command: opts.command, log: opts.log, stopSignal: opts.stopSignal };
   } finally {
@@ -136,7 +140,7 @@ export function portHolder(port: number): string | undefined {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(table, 'utf8');
     } catch {
@@ -150,7 +154,7 @@ export function portHolder(port: number): string | undefined {
   }
   if (inodes.size === 0) return undefined;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let fds: string[] = [];
+    let fds: string[];
     try {
       fds = readdirSync(`/proc/${pid}/fd`);
     } catch {
@@ -186,7 +190,6 @@ export async function waitFor(probe: () => Promise<boolean>, opts: WaitOptions):
   for (;;) {
     try {
       if (await probe()) return Date.now() - start;
-      lastError = '';
     } catch (err) {
       lastError = err instanceof Error ? err.message : String(err);
     }

@@ -62,19 +62,29 @@ const postgres: Step = {
   name: 'postgresql',
   group: 'services',
   async run(ctx: Ctx) {
-    const version = versionOf(join(PG_BIN, 'postgres'), ['--version'], 'PostgreSQL 15', 'apt-get install postgresql-15');
+    const version = versionOf(
+      join(PG_BIN, 'postgres'),
+      ['--version'],
+      'PostgreSQL 15',
+      'apt-get install postgresql-15',
+    );
     if (!/\(PostgreSQL\) 15\./.test(version)) {
       throw new ClusterError(`${PG_BIN}/postgres reports "${version}"; PostgreSQL 15 is required (set SCO_PG_BIN)`);
     }
     const root = process.getuid?.() === 0;
     const owner = root ? lookupUser('postgres') : undefined;
     if (root && !owner) {
-      throw new ClusterError('running as root, but there is no "postgres" user to run PostgreSQL as (apt-get install postgresql-15 creates it)');
+      throw new ClusterError(
+        'running as root, but there is no "postgres" user to run PostgreSQL as (apt-get install postgresql-15 creates it)',
+      );
     }
     // PostgreSQL refuses to run as root: as root it runs as the postgres user, whose data directory must be reachable.
     let base = join(ctx.layout.dir, 'postgres');
     if (root && !traversableByOthers(ctx.layout.dir)) {
-      base = join(os.tmpdir(), `smartcloudops-pg-${createHash('sha256').update(ctx.layout.dir).digest('hex').slice(0, 12)}`);
+      base = join(
+        os.tmpdir(),
+        `smartcloudops-pg-${createHash('sha256').update(ctx.layout.dir).digest('hex').slice(0, 12)}`,
+      );
     }
     rmSync(base, { recursive: true, force: true });
     const data = join(base, 'data');
@@ -88,7 +98,18 @@ const postgres: Step = {
     try {
       execFileSync(
         join(PG_BIN, 'initdb'),
-        ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-locale', '--no-sync'],
+        [
+          '-D',
+          data,
+          '-U',
+          'postgres',
+          '--auth=scram-sha-256',
+          `--pwfile=${pwfile}`,
+          '-E',
+          'UTF8',
+          '--no-locale',
+          '--no-sync',
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'], uid: owner?.uid, gid: owner?.gid },
       );
     } catch (err) {
@@ -121,7 +142,13 @@ const postgres: Step = {
       gid: owner?.gid,
       stopSignal: 'SIGINT',
     });
-    const env: PostgresEnv = { host: '127.0.0.1', port: ctx.ports.postgres, user: 'postgres', password, database: 'smartcloudops' };
+    const env: PostgresEnv = {
+      host: '127.0.0.1',
+      port: ctx.ports.postgres,
+      user: 'postgres',
+      password,
+      database: 'smartcloudops',
+    };
     await waitFor(() => pgQuery(env, 'postgres', 'SELECT 1').then(() => true), {
       what: 'PostgreSQL',
       timeoutMs: 60_000,
@@ -140,7 +167,13 @@ const postgres: Step = {
 };
 
 async function redisPing(env: RedisEnv): Promise<boolean> {
-  const r = new Redis({ ...env, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+  const r = new Redis({
+    ...env,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2000,
+  });
   r.on('error', () => undefined);
   try {
     await r.connect();

@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# The operator image: Node 22 (the dev machines run Node 20; both are supported), non-root, read-only-root friendly,
+# with the PostgreSQL 15 client tools (pg_dump, pg_restore, psql) that the backup/restore agent runs inside Jobs.
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --ignore-scripts
+
+FROM node:22-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client-15 ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+ENV NODE_ENV=production \
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+# 65532 is the conventional "nonroot" uid; the chart sets runAsNonRoot and readOnlyRootFilesystem.
+USER 65532:65532
+EXPOSE 8080 8081
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/main.js"]

@@ -1,0 +1,489 @@
+// The project's Kubernetes client: JSON over HTTPS with a keep-alive agent, a client-side token-bucket rate limiter,
+// Retry-After handling for 429/5xx, typed errors, server-side apply, paginated lists and streaming watches.
+// Credentials come from a kubeconfig (or the in-cluster service account) through @kubernetes/client-node; this folder
+// is the only place that imports it.
+import { KubeConfig } from '@kubernetes/client-node';
+import http from 'node:http';
+import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeApiError, KubeTransportError, type ApiStatus } from './errors.js';
+import { TokenBucket } from './ratelimit.js';
+import { apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
+import type { KubeList, KubeObject, WatchEvent } from './types.js';
+
+/** The Kubernetes verb of a request, as the API server's audit log and metrics name it. */
+export type KubeVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
+
+export interface RequestObservation {
+  method: string;
+  verb: KubeVerb;
+  /** HTTP status code, or '<error>' when no response arrived. */
+  code: string;
+  host: string;
+  path: string;
+  seconds: number;
+}
+
+export interface ClientObserver {
+  request?(o: RequestObservation): void;
+  rateLimited?(verb: KubeVerb, seconds: number): void;
+}
+
+export interface ClientOptions {
+  userAgent?: string;
+  /** Sustained requests per second (client-go default 5, controller-runtime 20). */
+  qps?: number;
+  burst?: number;
+  /** Retries for responses that carry Retry-After (429, 503, 504); client-go uses 10. */
+  maxRetries?: number;
+  observer?: ClientObserver;
+  /** Per-request timeout for non-watch requests. */
+  timeoutMs?: number;
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  verb: KubeVerb;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Page size; pages are fetched and merged until `continue` is empty. */
+  limit?: number;
+  resourceVersion?: string;
+}
+
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  resourceVersion?: string;
+  /** Server-side watch timeout; the stream then ends normally and the caller re-watches from its last RV. */
+  timeoutSeconds?: number;
+  allowWatchBookmarks?: boolean;
+  /** Abort when no byte arrives for this long (half-open connections). Default: timeoutSeconds + 30s. */
+  idleTimeoutMs?: number;
+}
+
+export interface WatchHandle {
+  /** Resolves when the server ends the stream normally; rejects on errors (KubeApiError 410 when expired). */
+  done: Promise<void>;
+  stop(): void;
+}
+
+export interface ApplyOptions {
+  fieldManager: string;
+  force?: boolean;
+  subresource?: 'status';
+  dryRun?: boolean;
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+interface Credentials {
+  server: URL;
+  agentOptions: https.AgentOptions;
+  headers: Record<string, string>;
+}
+
+const RETRY_STATUS = new Set([429, 503, 504]);
+
+export class KubeClient {
+  readonly server: URL;
+  private readonly kc: KubeConfig;
+  private creds: Credentials;
+  private agent: http.Agent;
+  private watchAgent: http.Agent;
+  private readonly limiter: TokenBucket;
+  private readonly opts: Required<Omit<ClientOptions, 'observer'>> & { observer?: ClientObserver };
+  private refreshedAt = Date.now();
+
+  private constructor(kc: KubeConfig, creds: Credentials, opts: ClientOptions) {
+    this.kc = kc;
+    this.creds = creds;
+    this.server = creds.server;
+    this.opts = {
+      userAgent: opts.userAgent ?? 'smartcloudops-operator',
+      qps: opts.qps ?? 50,
+      burst: opts.burst ?? 100,
+      maxRetries: opts.maxRetries ?? 10,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      observer: opts.observer,
+    };
+    this.limiter = new TokenBucket(this.opts.qps, this.opts.burst);
+    this.agent = this.makeAgent(false);
+    this.watchAgent = this.makeAgent(true);
+  }
+
+  /** From a kubeconfig file, else $KUBECONFIG / ~/.kube/config / the in-cluster service account. */
+  static async create(opts: ClientOptions & { kubeconfig?: string; context?: string } = {}): Promise<KubeClient> {
+    const kc = new KubeConfig();
+    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else kc.loadFromDefault();
+    if (opts.context) kc.setCurrentContext(opts.context);
+    if (!kc.getCurrentCluster()) {
+      throw new Error(
+        `no cluster in the kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''} (context "${kc.getCurrentContext()}")`,
+      );
+    }
+    return new KubeClient(kc, await loadCredentials(kc), opts);
+  }
+
+  private makeAgent(watch: boolean): http.Agent {
+    const lib = this.server.protocol === 'https:' ? https : http;
+    return new lib.Agent({
+      ...this.creds.agentOptions,
+      keepAlive: true,
+      // Watches hold their socket for minutes: give them their own pool so they never starve ordinary requests.
+      maxSockets: watch ? Infinity : 64,
+      maxFreeSockets: watch ? 4 : 16,
+    });
+  }
+
+  /** Tokens (exec plugins, projected service-account tokens) rotate: reload credentials once a minute. */
+  private async maybeRefresh(): Promise<void> {
+    if (Date.now() - this.refreshedAt < 60_000) return;
+    this.refreshedAt = Date.now();
+    const next = await loadCredentials(this.kc);
+    const tlsChanged = JSON.stringify(tlsKey(next.agentOptions)) !== JSON.stringify(tlsKey(this.creds.agentOptions));
+    this.creds = next;
+    if (tlsChanged) {
+      this.agent.destroy();
+      this.agent = this.makeAgent(false);
+      this.watchAgent = this.makeAgent(true);
+    }
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.watchAgent.destroy();
+  }
+
+  async request<T>(method: string, path: string, ro: RequestOptions): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.once(method, path, ro);
+      if (res.status >= 200 && res.status < 300) {
+        return (res.body.length ? JSON.parse(res.body) : undefined) as T;
+      }
+      const status = parseStatus(res.body, res.status);
+      const retryAfter = Number(res.retryAfter ?? status.details?.retryAfterSeconds);
+      if (
+        RETRY_STATUS.has(res.status) &&
+        Number.isFinite(retryAfter) &&
+        retryAfter >= 0 &&
+        attempt < this.opts.maxRetries
+      ) {
+        await sleep(Math.min(retryAfter, 30) * 1000);
+        continue;
+      }
+      throw new KubeApiError(method, path, res.status, status);
+    }
+  }
+
+  private async once(
+    method: string,
+    path: string,
+    ro: RequestOptions,
+  ): Promise<{ status: number; body: string; retryAfter?: string }> {
+    await this.maybeRefresh();
+    const waited = await this.limiter.take();
+    if (waited > 0) this.opts.observer?.rateLimited?.(ro.verb, waited / 1000);
+    const url = this.url(path, ro.query);
+    const payload = ro.body === undefined ? undefined : typeof ro.body === 'string' ? ro.body : JSON.stringify(ro.body);
+    const headers: Record<string, string> = {
+      ...this.creds.headers,
+      accept: 'application/json',
+      'user-agent': this.opts.userAgent,
+    };
+    if (payload !== undefined) {
+      headers['content-type'] = ro.contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    const start = process.hrtime.bigint();
+    const observe = (code: string) =>
+      this.opts.observer?.request?.({
+        method,
+        verb: ro.verb,
+        code,
+        host: this.server.host,
+        path,
+        seconds: Number(process.hrtime.bigint() - start) / 1e9,
+      });
+    const lib = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = lib.request(url, { method, headers, agent: this.agent, timeout: this.opts.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          observe(String(res.statusCode));
+          const ra = res.headers['retry-after'];
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), retryAfter: ra });
+        });
+        res.on('error', (err) => {
+          observe('<error>');
+          reject(new KubeTransportError(method, path, err));
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`no response within ${this.opts.timeoutMs}ms`)));
+      req.on('error', (err) => {
+        observe('<error>');
+        reject(new KubeTransportError(method, path, err));
+      });
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  private url(path: string, query?: RequestOptions['query']): URL {
+    const url = new URL(path, this.server);
+    // Keep a path prefix of the server URL (e.g. https://host/k8s/clusters/c1).
+    if (this.server.pathname !== '/') url.pathname = this.server.pathname.replace(/\/$/, '') + path;
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  // ---- typed helpers ---------------------------------------------------------------------------------------------
+
+  get<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    subresource?: string,
+  ): Promise<T> {
+    return this.request<T>('GET', resourcePath(ref, namespace, name, subresource), { verb: 'get' });
+  }
+
+  async list<T extends KubeObject>(ref: ResourceRef, o: ListOptions = {}): Promise<KubeList<T>> {
+    const path = resourcePath(ref, o.namespace);
+    let cont: string | undefined;
+    let result: KubeList<T> | undefined;
+    do {
+      const page: KubeList<T> = await this.request('GET', path, {
+        verb: 'list',
+        query: {
+          labelSelector: o.labelSelector,
+          fieldSelector: o.fieldSelector,
+          limit: o.limit,
+          continue: cont,
+          resourceVersion: cont ? undefined : o.resourceVersion,
+        },
+      });
+      if (!result) result = page;
+      else result.items.push(...page.items);
+      cont = page.metadata?.continue || undefined;
+      result.metadata = { ...page.metadata, continue: undefined };
+    } while (cont);
+    for (const item of result.items) {
+      // Items of a list carry no apiVersion/kind; fill them in so they can be applied or compared as objects.
+      item.apiVersion ??= apiVersionOf(ref);
+      item.kind ??= ref.kind;
+    }
+    return result;
+  }
+
+  create<T extends KubeObject>(
+    ref: ResourceRef,
+    obj: T,
+    o: { dryRun?: boolean; fieldManager?: string } = {},
+  ): Promise<T> {
+    return this.request<T>('POST', resourcePath(ref, obj.metadata.namespace), {
+      verb: 'create',
+      body: obj,
+      query: { dryRun: o.dryRun ? 'All' : undefined, fieldManager: o.fieldManager },
+    });
+  }
+
+  replace<T extends KubeObject>(ref: ResourceRef, obj: T, subresource?: string): Promise<T> {
+    return this.request<T>('PUT', resourcePath(ref, obj.metadata.namespace, obj.metadata.name, subresource), {
+      verb: 'update',
+      body: obj,
+    });
+  }
+
+  patch<T extends KubeObject>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    type: Exclude<PatchType, 'apply'>,
+    o: { subresource?: string; fieldManager?: string } = {},
+  ): Promise<T> {
+    return this.request<T>('PATCH', resourcePath(ref, namespace, name, o.subresource), {
+      verb: 'patch',
+      body,
+      contentType: PATCH_CONTENT_TYPE[type],
+      query: { fieldManager: o.fieldManager },
+    });
+  }
+
+  /** Server-side apply: `obj` holds exactly the fields this manager owns (apiVersion, kind, name required). */
+  apply<T extends KubeObject>(ref: ResourceRef, obj: T, o: ApplyOptions): Promise<T> {
+    const name = obj.metadata.name;
+    if (!name) throw new Error(`server-side apply needs metadata.name (${ref.kind})`);
+    const body = { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(ref), kind: obj.kind ?? ref.kind };
+    return this.request<T>('PATCH', resourcePath(ref, obj.metadata.namespace, name, o.subresource), {
+      verb: 'patch',
+      body,
+      contentType: PATCH_CONTENT_TYPE.apply,
+      query: { fieldManager: o.fieldManager, force: o.force ?? true, dryRun: o.dryRun ? 'All' : undefined },
+    });
+  }
+
+  delete(ref: ResourceRef, namespace: string | undefined, name: string, o: DeleteOptions = {}): Promise<unknown> {
+    return this.request('DELETE', resourcePath(ref, namespace, name), {
+      verb: 'delete',
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', ...o },
+    });
+  }
+
+  /**
+   * Streams watch events to `onEvent` until the server ends the stream, `stop()` is called, or an error occurs.
+   * An ERROR event becomes a rejected `done` with a KubeApiError (410 when the resourceVersion is too old).
+   */
+  watch<T extends KubeObject>(ref: ResourceRef, o: WatchOptions, onEvent: (e: WatchEvent<T>) => void): WatchHandle {
+    const path = resourcePath(ref, o.namespace);
+    const idleMs = o.idleTimeoutMs ?? ((o.timeoutSeconds ?? 300) + 30) * 1000;
+    let req: http.ClientRequest | undefined;
+    let stopped = false;
+    const done = (async () => {
+      await this.maybeRefresh();
+      const waited = await this.limiter.take();
+      if (waited > 0) this.opts.observer?.rateLimited?.('watch', waited / 1000);
+      const url = this.url(path, {
+        watch: 1,
+        resourceVersion: o.resourceVersion,
+        labelSelector: o.labelSelector,
+        fieldSelector: o.fieldSelector,
+        timeoutSeconds: o.timeoutSeconds,
+        allowWatchBookmarks: o.allowWatchBookmarks ?? true,
+      });
+      const start = process.hrtime.bigint();
+      const observe = (code: string) =>
+        this.opts.observer?.request?.({
+          method: 'GET',
+          verb: 'watch',
+          code,
+          host: this.server.host,
+          path,
+          seconds: Number(process.hrtime.bigint() - start) / 1e9,
+        });
+      const lib = url.protocol === 'https:' ? https : http;
+      await new Promise<void>((resolve, reject) => {
+        if (stopped) return resolve();
+        const headers = { ...this.creds.headers, accept: 'application/json', 'user-agent': this.opts.userAgent };
+        req = lib.request(url, { method: 'GET', headers, agent: this.watchAgent }, (res) => {
+          if (res.statusCode !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              observe(String(res.statusCode));
+              const body = Buffer.concat(chunks).toString('utf8');
+              reject(new KubeApiError('WATCH', path, res.statusCode ?? 0, parseStatus(body, res.statusCode ?? 0)));
+            });
+            return;
+          }
+          observe('200');
+          let buffered = '';
+          let failed = false;
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            if (failed) return;
+            buffered += chunk;
+            let nl: number;
+            while ((nl = buffered.indexOf('\n')) >= 0) {
+              const line = buffered.slice(0, nl).trim();
+              buffered = buffered.slice(nl + 1);
+              if (!line) continue;
+              let event: WatchEvent<T>;
+              try {
+                event = JSON.parse(line) as WatchEvent<T>;
+              } catch (err) {
+                failed = true;
+                req?.destroy(new Error(`undecodable watch event: ${(err as Error).message}`));
+                return;
+              }
+              if (event.type === 'ERROR') {
+                failed = true;
+                const st = event.object as unknown as ApiStatus;
+                reject(new KubeApiError('WATCH', path, st.code ?? 500, st));
+                req?.destroy();
+                return;
+              }
+              onEvent(event);
+            }
+          });
+          res.on('error', () => undefined); // reported through 'close' below
+          res.on('close', () => {
+            if (stopped || res.complete) resolve();
+            else reject(new KubeTransportError('WATCH', path, new Error('the watch stream was cut off')));
+          });
+        });
+        req.setTimeout(idleMs, () => req?.destroy(new Error(`watch idle for ${idleMs}ms`)));
+        req.on('error', (err) => {
+          if (stopped) return resolve();
+          observe('<error>');
+          reject(new KubeTransportError('WATCH', path, err));
+        });
+        req.end();
+      });
+    })();
+    return {
+      done,
+      stop: () => {
+        stopped = true;
+        req?.destroy();
+      },
+    };
+  }
+}
+
+function tlsKey(a: https.AgentOptions): unknown[] {
+  return [a.ca, a.cert, a.key, a.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v));
+}
+
+async function loadCredentials(kc: KubeConfig): Promise<Credentials> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const o: https.RequestOptions & { headers?: Record<string, string> } = { headers: {} };
+  await kc.applyToHTTPSOptions(o);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
+  if (o.auth) headers.authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
+  return {
+    server: new URL(cluster.server),
+    headers,
+    agentOptions: {
+      ca: o.ca,
+      cert: o.cert,
+      key: o.key,
+      rejectUnauthorized: cluster.skipTLSVerify ? false : (o.rejectUnauthorized ?? true),
+      servername: cluster.tlsServerName,
+    },
+  };
+}
+
+function parseStatus(body: string, code: number): ApiStatus {
+  try {
+    const parsed = JSON.parse(body) as ApiStatus;
+    if (parsed && typeof parsed === 'object') return parsed;
+  } catch {
+    /* not JSON */
+  }
+  return { code, message: body.slice(0, 500) || `HTTP ${code}` };
+}
