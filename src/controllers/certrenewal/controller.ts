@@ -1,0 +1,32 @@
+// CertRenewal controller: validation and the status contract. Tracking expiry and renewing is the CertRenewal
+// capability, built on this.
+import type { CertRenewalSpec } from '../../crds/certrenewal.js';
+import { parseDuration, type FieldError } from '../../crds/validate.js';
+import { specController, type CustomObject } from '../base.js';
+
+export const DEFAULT_RENEW_BEFORE = '720h';
+
+export function semantic(_obj: CustomObject<CertRenewalSpec>, spec: CertRenewalSpec): FieldError[] {
+  const out: FieldError[] = [];
+  if (spec.renewBefore !== undefined && spec.renewBeforePercentage !== undefined) {
+    out.push({ field: 'spec.renewBefore', message: 'set renewBefore or renewBeforePercentage, not both' });
+  }
+  // A warning is for a renewal that did not happen in time, so it must come after the renewal was due.
+  if (spec.renewBeforePercentage === undefined) {
+    const renew = parseDuration(spec.renewBefore ?? DEFAULT_RENEW_BEFORE);
+    const warn = parseDuration(spec.warnBefore);
+    if (renew !== undefined && warn !== undefined && warn >= renew) {
+      out.push({
+        field: 'spec.warnBefore',
+        message: `${spec.warnBefore} must be shorter than renewBefore ${spec.renewBefore ?? DEFAULT_RENEW_BEFORE}`,
+      });
+    }
+  }
+  return out;
+}
+
+export const certRenewalController = specController<CertRenewalSpec>({
+  kind: 'CertRenewal',
+  semantic,
+  readyMessage: 'spec is valid',
+});

@@ -1,0 +1,26 @@
+// DRDrill controller: validation and the status contract. Running drills is the DRDrill capability, built on this.
+import type { DRDrillSpec } from '../../crds/drdrill.js';
+import { checkCron, checkTimeZone, type FieldError } from '../../crds/validate.js';
+import { specController, type CustomObject } from '../base.js';
+
+export function semantic(obj: CustomObject<DRDrillSpec>, spec: DRDrillSpec): FieldError[] {
+  const out: FieldError[] = [
+    ...checkTimeZone('spec.timeZone', spec.timeZone),
+    ...checkCron('spec.schedule', spec.schedule, spec.timeZone),
+  ];
+  // CEL can compare drNamespace with appRef.namespace but cannot see the object's own namespace, the default.
+  const appNamespace = spec.appRef.namespace ?? obj.metadata.namespace;
+  if (spec.drNamespace === appNamespace) {
+    out.push({
+      field: 'spec.drNamespace',
+      message: `must differ from the app's namespace "${appNamespace}": a drill restores into a namespace of its own`,
+    });
+  }
+  return out;
+}
+
+export const drDrillController = specController<DRDrillSpec>({
+  kind: 'DRDrill',
+  semantic,
+  readyMessage: 'spec is valid',
+});

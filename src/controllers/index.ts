@@ -1,0 +1,17 @@
+// Every controller the operator runs, in one list: main.ts registers them and hack/generate.ts derives RBAC from them.
+import type { ControllerDef } from '../runtime/manager.js';
+import { backupScheduleController } from './backupschedule/controller.js';
+import { certRenewalController } from './certrenewal/controller.js';
+import { drDrillController } from './drdrill/controller.js';
+import { scalingPolicyController } from './scalingpolicy/controller.js';
+import { smartCloudOpsAppController } from './smartcloudopsapp/controller.js';
+
+export function controllerDefs(): ControllerDef[] {
+  return [
+    smartCloudOpsAppController,
+    backupScheduleController,
+    scalingPolicyController,
+    drDrillController,
+    certRenewalController,
+  ];
+}
