@@ -50,7 +50,7 @@ describe('daemons', () => {
     const rec = await startDaemon({
       name: 'dies',
       command: '/bin/sh',
-      args: ['-c', 'echo fatal: bad flag; exit 2'],
+      args: ['-c', 'echo fatal: bad flag; sleep 0.3; exit 2'],
       log,
     });
     await expect(waitFor(async () => false, { what: 'dies', timeoutMs: 5000, proc: rec })).rejects.toThrow(

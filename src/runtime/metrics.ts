@@ -24,7 +24,7 @@ export class Metrics {
   readonly restRequests: Counter<'code' | 'host' | 'method'>;
   readonly restDuration: Histogram<'verb' | 'host'>;
   readonly rateLimiterDuration: Histogram<'verb' | 'host'>;
-  readonly kubeRequests: Counter<'verb' | 'code'>;
+  readonly kubeRequests: Counter<'verb' | 'resource' | 'code'>;
   readonly leaderStatus: Gauge<'name'>;
   readonly informerRestarts: Counter<'informer' | 'reason'>;
   readonly informerEvents: Counter<'informer'>;
@@ -161,8 +161,8 @@ export class Metrics {
     });
     this.kubeRequests = new Counter({
       name: 'smartcloudops_kube_requests_total',
-      help: 'Kubernetes API requests by Kubernetes verb (get, list, watch, create, update, patch, delete) and status code',
-      labelNames: ['verb', 'code'],
+      help: 'Kubernetes API requests by Kubernetes verb (get, list, watch, create, update, patch, delete), resource and status code',
+      labelNames: ['verb', 'resource', 'code'],
       registers: [r],
     });
     this.leaderStatus = new Gauge({
@@ -202,7 +202,7 @@ export class Metrics {
       request: (o) => {
         this.restRequests.inc({ code: o.code, host: o.host, method: o.method });
         this.restDuration.observe({ verb: o.method, host: o.host }, o.seconds);
-        this.kubeRequests.inc({ verb: o.verb, code: o.code });
+        this.kubeRequests.inc({ verb: o.verb, resource: resourceOfPath(o.path), code: o.code });
       },
       rateLimited: (verb, seconds) => this.rateLimiterDuration.observe({ verb, host: '' }, seconds),
     };
@@ -229,4 +229,14 @@ export class Metrics {
       event: (informer) => this.informerEvents.inc({ informer }),
     };
   }
+}
+
+/** "leases", "backupschedules/status"... from an API path, for the resource label. */
+export function resourceOfPath(path: string): string {
+  const segs = path.split('?')[0]!.split('/').filter(Boolean);
+  // /api/v1/... or /apis/<group>/<version>/...
+  let rest = segs[0] === 'api' ? segs.slice(2) : segs.slice(3);
+  if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
+  const [plural, , sub] = rest;
+  return sub ? `${plural}/${sub}` : (plural ?? '');
 }
