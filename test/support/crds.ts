@@ -1,0 +1,47 @@
+// Installs the generated CRDs (config/crd) into the test cluster and waits until they are served.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { repoRoot } from '../../hack/cluster/config.js';
+import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
+import { condition, eventually } from './kube.js';
+
+export async function installCrds(client: KubeClient): Promise<string[]> {
+  const dir = join(repoRoot, 'config', 'crd');
+  const names: string[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
+    const crd = parse(readFileSync(join(dir, f), 'utf8')) as KubeObject;
+    await client.apply(Resources.CustomResourceDefinition, crd, { fieldManager: 'smartcloudops-e2e', force: true });
+    names.push(crd.metadata.name as string);
+  }
+  for (const name of names) {
+    await eventually(`CRD ${name} Established`, async () => {
+      const crd = await client.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(
+        Resources.CustomResourceDefinition,
+        undefined,
+        name,
+      );
+      return condition(crd, 'Established')?.status === 'True';
+    });
+  }
+  return names;
+}
+
+export function readSamples(): KubeObject[] {
+  const dir = join(repoRoot, 'config', 'samples');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => parse(readFileSync(join(dir, f), 'utf8')) as KubeObject);
+}
+
+export function kubectlPath(): string {
+  if (process.env.SCO_KUBECTL) return process.env.SCO_KUBECTL;
+  try {
+    const state = JSON.parse(readFileSync(join(repoRoot, '.cluster', 'state.json'), 'utf8')) as { binDir?: string };
+    if (state.binDir) return join(state.binDir, 'kubectl');
+  } catch {
+    /* not the local cluster */
+  }
+  return 'kubectl';
+}

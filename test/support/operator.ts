@@ -1,0 +1,131 @@
+// Runs the operator as a real process (src/main.ts through tsx) against the cluster in KUBECONFIG, with private
+// metrics/health ports, and reads its Prometheus metrics.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { repoRoot } from '../../hack/cluster/config.js';
+import { kubeconfigPath } from './env.js';
+import { eventually } from './kube.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface OperatorOptions {
+  identity: string;
+  namespaces: string[];
+  leaderElect?: boolean;
+  leaseNamespace?: string;
+  leaseName?: string;
+  lease?: { duration: string; renewDeadline: string; retryPeriod: string };
+  extraArgs?: string[];
+}
+
+export class OperatorProcess {
+  readonly proc: ChildProcess;
+  readonly metricsPort: number;
+  readonly healthPort: number;
+  readonly logFile: string;
+  exited?: { code: number | null; signal: NodeJS.Signals | null };
+  private exitWaiters: (() => void)[] = [];
+
+  private constructor(proc: ChildProcess, metricsPort: number, healthPort: number, logFile: string) {
+    this.proc = proc;
+    this.metricsPort = metricsPort;
+    this.healthPort = healthPort;
+    this.logFile = logFile;
+    proc.on('exit', (code, signal) => {
+      this.exited = { code, signal };
+      for (const w of this.exitWaiters.splice(0)) w();
+    });
+  }
+
+  static async start(o: OperatorOptions): Promise<OperatorProcess> {
+    const metricsPort = await freePort();
+    const healthPort = await freePort();
+    const logs = join(repoRoot, '.test-results', 'operator-logs');
+    mkdirSync(logs, { recursive: true });
+    const logFile = join(logs, `${o.identity}.log`);
+    const args = [
+      '--import',
+      'tsx',
+      join(repoRoot, 'src', 'main.ts'),
+      `--kubeconfig=${kubeconfigPath()}`,
+      `--namespaces=${o.namespaces.join(',')}`,
+      `--identity=${o.identity}`,
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+      `--health-probe-bind-address=127.0.0.1:${healthPort}`,
+      `--leader-elect=${o.leaderElect ?? false}`,
+      `--leader-elect-namespace=${o.leaseNamespace ?? 'default'}`,
+      `--leader-elect-id=${o.leaseName ?? 'smartcloudops-operator-leader'}`,
+      ...(o.lease
+        ? [
+            `--leader-elect-lease-duration=${o.lease.duration}`,
+            `--leader-elect-renew-deadline=${o.lease.renewDeadline}`,
+            `--leader-elect-retry-period=${o.lease.retryPeriod}`,
+          ]
+        : []),
+      '--log-level=debug',
+      ...(o.extraArgs ?? []),
+    ];
+    const proc = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = createWriteStream(logFile);
+    proc.stdout?.pipe(out);
+    proc.stderr?.pipe(out);
+    const op = new OperatorProcess(proc, metricsPort, healthPort, logFile);
+    await eventually(`operator ${o.identity} /readyz (log: ${logFile})`, async () => {
+      if (op.exited) throw new Error(`exited with ${JSON.stringify(op.exited)}; see ${logFile}`);
+      const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+      return res.status === 200;
+    });
+    return op;
+  }
+
+  async metrics(): Promise<Map<string, number>> {
+    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+    const m = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      if (!line || line.startsWith('#')) continue;
+      const i = line.lastIndexOf(' ');
+      m.set(line.slice(0, i), Number(line.slice(i + 1)));
+    }
+    return m;
+  }
+
+  /** Sum of a metric over the series whose labels include all of `labels`. */
+  async sum(name: string, labels: Record<string, string> = {}): Promise<number> {
+    let total = 0;
+    for (const [series, v] of await this.metrics()) {
+      const m = /^([^{]+)(\{(.*)\})?$/.exec(series);
+      if (!m || m[1] !== name) continue;
+      const ls = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      if (Object.entries(labels).every(([k, v2]) => ls[k] === v2)) total += v;
+    }
+    return total;
+  }
+
+  async isLeader(): Promise<boolean> {
+    return (await this.sum('leader_election_master_status')) === 1;
+  }
+
+  kill(signal: NodeJS.Signals): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    const p = new Promise<void>((r) => this.exitWaiters.push(r));
+    this.proc.kill(signal);
+    return p;
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
+    await this.kill('SIGTERM');
+    clearTimeout(timer);
+  }
+}
