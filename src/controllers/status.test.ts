@@ -11,7 +11,13 @@ describe('decideStatus', () => {
     const d = decideStatus({ ...base, generation: 2, previous: undefined, errors: [], now });
     expect(d.invalidEvent).toBeUndefined();
     expect(d.status.observedGeneration).toBe(2);
-    expect((d.status.conditions as { type: string; status: string; reason: string }[]).map((c) => [c.type, c.status, c.reason])).toEqual([
+    expect(
+      (d.status.conditions as { type: string; status: string; reason: string }[]).map((c) => [
+        c.type,
+        c.status,
+        c.reason,
+      ]),
+    ).toEqual([
       ['Ready', 'True', 'Reconciled'],
       ['Reconciling', 'False', 'Reconciled'],
       ['Stalled', 'False', 'NotStalled'],
@@ -22,7 +28,11 @@ describe('decideStatus', () => {
     const first = decideStatus({ ...base, generation: 1, previous: undefined, errors: bad, now });
     expect(first.invalidEvent).toBe('spec.schedule: invalid cron expression "61 * * * *"');
     const conds = first.status.conditions as { type: string; status: string; reason: string; message: string }[];
-    expect(conds.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: first.invalidEvent });
+    expect(conds.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'InvalidSpec',
+      message: first.invalidEvent,
+    });
     expect(conds.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
 
     const again = decideStatus({ ...base, generation: 1, previous: first.status as never, errors: bad, now: later });
@@ -36,7 +46,9 @@ describe('decideStatus', () => {
   test('fixing the spec flips Ready and moves its transition time', () => {
     const invalid = decideStatus({ ...base, generation: 1, previous: undefined, errors: bad, now });
     const fixed = decideStatus({ ...base, generation: 2, previous: invalid.status as never, errors: [], now: later });
-    const ready = (fixed.status.conditions as { type: string; status: string; lastTransitionTime: string }[]).find((c) => c.type === 'Ready');
+    const ready = (fixed.status.conditions as { type: string; status: string; lastTransitionTime: string }[]).find(
+      (c) => c.type === 'Ready',
+    );
     expect(ready).toMatchObject({ status: 'True', lastTransitionTime: '2026-03-01T13:00:00Z' });
   });
 

@@ -52,10 +52,17 @@ describe('samples', () => {
   const dir = join(repoRoot, 'config', 'samples');
   const docs = readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as { kind: string; spec?: unknown }));
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as { kind: string; spec?: unknown }),
+    );
 
   test('there is one sample per kind', () => {
-    expect(docs.map((d) => d.kind).filter((k) => k in KINDS).sort()).toEqual([...KIND_NAMES].sort());
+    expect(
+      docs
+        .map((d) => d.kind)
+        .filter((k) => k in KINDS)
+        .sort(),
+    ).toEqual([...KIND_NAMES].sort());
   });
 
   test.each(KIND_NAMES)('the %s sample passes the schema', (k) => {

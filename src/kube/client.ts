@@ -1,12 +1,11 @@
 // The project's Kubernetes client: JSON over HTTPS with a keep-alive agent, a client-side token-bucket rate limiter,
 // Retry-After handling for 429/5xx, typed errors, server-side apply, paginated lists and streaming watches.
-// Credentials come from a kubeconfig (or the in-cluster service account) through @kubernetes/client-node; this folder
-// is the only place that imports it.
-import { KubeConfig } from '@kubernetes/client-node';
+// Credentials come from a kubeconfig or the in-cluster service account (kubeconfig.ts).
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeApiError, KubeTransportError, type ApiStatus } from './errors.js';
+import { credentialSource, type CredentialSource, type Credentials } from './kubeconfig.js';
 import { TokenBucket } from './ratelimit.js';
 import { apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
 import type { KubeList, KubeObject, WatchEvent } from './types.js';
@@ -96,17 +95,11 @@ export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
 }
 
-interface Credentials {
-  server: URL;
-  agentOptions: https.AgentOptions;
-  headers: Record<string, string>;
-}
-
 const RETRY_STATUS = new Set([429, 503, 504]);
 
 export class KubeClient {
   readonly server: URL;
-  private readonly kc: KubeConfig;
+  private readonly source: CredentialSource;
   private creds: Credentials;
   private agent: http.Agent;
   private watchAgent: http.Agent;
@@ -114,8 +107,8 @@ export class KubeClient {
   private readonly opts: Required<Omit<ClientOptions, 'observer'>> & { observer?: ClientObserver };
   private refreshedAt = Date.now();
 
-  private constructor(kc: KubeConfig, creds: Credentials, opts: ClientOptions) {
-    this.kc = kc;
+  private constructor(source: CredentialSource, creds: Credentials, opts: ClientOptions) {
+    this.source = source;
     this.creds = creds;
     this.server = creds.server;
     this.opts = {
@@ -131,18 +124,15 @@ export class KubeClient {
     this.watchAgent = this.makeAgent(true);
   }
 
-  /** From a kubeconfig file, else $KUBECONFIG / ~/.kube/config / the in-cluster service account. */
+  /** From a kubeconfig file, else $KUBECONFIG / the in-cluster service account / ~/.kube/config. */
   static async create(opts: ClientOptions & { kubeconfig?: string; context?: string } = {}): Promise<KubeClient> {
-    const kc = new KubeConfig();
-    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
-    if (opts.context) kc.setCurrentContext(opts.context);
-    if (!kc.getCurrentCluster()) {
-      throw new Error(
-        `no cluster in the kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''} (context "${kc.getCurrentContext()}")`,
-      );
-    }
-    return new KubeClient(kc, await loadCredentials(kc), opts);
+    const source = await credentialSource(opts);
+    return new KubeClient(source, await source.load(), opts);
+  }
+
+  /** Where the credentials come from, for start-up logs. */
+  get credentialSource(): string {
+    return this.source.describe;
   }
 
   private makeAgent(watch: boolean): http.Agent {
@@ -160,7 +150,7 @@ export class KubeClient {
   private async maybeRefresh(): Promise<void> {
     if (Date.now() - this.refreshedAt < 60_000) return;
     this.refreshedAt = Date.now();
-    const next = await loadCredentials(this.kc);
+    const next = await this.source.load();
     const tlsChanged = JSON.stringify(tlsKey(next.agentOptions)) !== JSON.stringify(tlsKey(this.creds.agentOptions));
     this.creds = next;
     if (tlsChanged) {
@@ -455,27 +445,6 @@ export class KubeClient {
 
 function tlsKey(a: https.AgentOptions): unknown[] {
   return [a.ca, a.cert, a.key, a.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v));
-}
-
-async function loadCredentials(kc: KubeConfig): Promise<Credentials> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const o: https.RequestOptions & { headers?: Record<string, string> } = { headers: {} };
-  await kc.applyToHTTPSOptions(o);
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(o.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
-  if (o.auth) headers.authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
-  return {
-    server: new URL(cluster.server),
-    headers,
-    agentOptions: {
-      ca: o.ca,
-      cert: o.cert,
-      key: o.key,
-      rejectUnauthorized: cluster.skipTLSVerify ? false : (o.rejectUnauthorized ?? true),
-      servername: cluster.tlsServerName,
-    },
-  };
 }
 
 function parseStatus(body: string, code: number): ApiStatus {

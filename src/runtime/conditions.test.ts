@@ -7,13 +7,25 @@ const t2 = new Date('2026-01-01T01:00:00Z');
 describe('setCondition', () => {
   test('adds a condition with observedGeneration and a transition time', () => {
     expect(setCondition([], { type: 'Ready', status: 'True', reason: 'Ok', message: 'fine' }, 3, t1)).toEqual([
-      { type: 'Ready', status: 'True', reason: 'Ok', message: 'fine', observedGeneration: 3, lastTransitionTime: '2026-01-01T00:00:00Z' },
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Ok',
+        message: 'fine',
+        observedGeneration: 3,
+        lastTransitionTime: '2026-01-01T00:00:00Z',
+      },
     ]);
   });
   test('keeps lastTransitionTime when the status does not flip, even if reason and message change', () => {
     const a = setCondition([], { type: 'Ready', status: 'False', reason: 'A', message: 'a' }, 1, t1);
     const b = setCondition(a, { type: 'Ready', status: 'False', reason: 'B', message: 'b' }, 2, t2);
-    expect(b[0]).toMatchObject({ reason: 'B', message: 'b', observedGeneration: 2, lastTransitionTime: '2026-01-01T00:00:00Z' });
+    expect(b[0]).toMatchObject({
+      reason: 'B',
+      message: 'b',
+      observedGeneration: 2,
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+    });
   });
   test('moves lastTransitionTime on a flip and leaves other conditions alone', () => {
     const a = setCondition(

@@ -4,13 +4,22 @@ import { Metrics, resourceOfPath } from './metrics.js';
 describe('metrics', () => {
   test('resource labels from API paths', () => {
     expect(resourceOfPath('/apis/coordination.k8s.io/v1/namespaces/x/leases/l')).toBe('leases');
-    expect(resourceOfPath('/apis/ops.smartcloudops.ai/v1alpha1/namespaces/ns/backupschedules/b/status')).toBe('backupschedules/status');
+    expect(resourceOfPath('/apis/ops.smartcloudops.ai/v1alpha1/namespaces/ns/backupschedules/b/status')).toBe(
+      'backupschedules/status',
+    );
     expect(resourceOfPath('/api/v1/pods')).toBe('pods');
     expect(resourceOfPath('/api/v1/namespaces/ns')).toBe('namespaces');
   });
   test('exports controller-runtime metric names', async () => {
     const m = new Metrics({ defaultMetrics: false });
-    m.clientObserver().request?.({ method: 'PATCH', verb: 'patch', code: '200', host: 'h', path: '/api/v1/namespaces/a/pods/p', seconds: 0.01 });
+    m.clientObserver().request?.({
+      method: 'PATCH',
+      verb: 'patch',
+      code: '200',
+      host: 'h',
+      path: '/api/v1/namespaces/a/pods/p',
+      seconds: 0.01,
+    });
     m.leaderStatus.set({ name: 'l' }, 1);
     const text = await m.registry.metrics();
     for (const name of [
