@@ -28,6 +28,9 @@ function kubectl(...args: string[]) {
   return run(kubectlPath(), args, { env: { ...process.env, KUBECONFIG: kubeconfigPath() } });
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Mutate = (spec: Record<string, any>) => void;
+
 const KINDS_WITH_SAMPLES: KindName[] = [
   'SmartCloudOpsApp',
   'BackupSchedule',
@@ -117,8 +120,7 @@ describe('operator', () => {
 
   test('semantically invalid specs end in InvalidSpec with one Warning Event each and no hot loop', async () => {
     const sample = (k: string) => structuredClone(samples.find((s) => s.kind === k) as CR);
-    const bad: [KindName, string, (s: Record<string, any>) => void, RegExp][] = [
-      // eslint-disable-line @typescript-eslint/no-explicit-any
+    const bad: [KindName, string, Mutate, RegExp][] = [
       [
         'BackupSchedule',
         'cron-minute',
