@@ -18,7 +18,9 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# NODE_OPTIONS: see src/node-options.ts (a smaller young generation: -40 MiB peak RSS at 10,000 objects).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=8 \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 # 65532 is the conventional "nonroot" uid; the chart sets runAsNonRoot and readOnlyRootFilesystem.
 USER 65532:65532

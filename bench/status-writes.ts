@@ -20,6 +20,7 @@ import { resourceRefOf } from '../src/crds/kinds.js';
 import { decideStatus } from '../src/controllers/status.js';
 import { isAlreadyExists, KubeClient, Resources, type KubeObject } from '../src/kube/index.js';
 import { FIELD_MANAGER } from '../src/runtime/apply.js';
+import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
 
 const QPS = 1000;
 const BURST = 2000;
@@ -138,6 +139,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
     process.execPath,
     [
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
       join(repoRoot, 'dist', 'main.js'),
       `--kubeconfig=${kubeconfig}`,
       `--namespaces=${ns}`,
@@ -149,7 +151,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
       `--health-probe-bind-address=127.0.0.1:${healthPort}`,
       '--log-level=warn',
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS } },
   );
   // Reads after the caches synced: sample the counters as soon as /readyz turns 200.
   let readsAtSync = -1;
@@ -199,6 +201,11 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
   const written = await client.list<CR>(ref, { namespace: ns, limit: 500 });
   const current = written.items.filter((o) => o.status?.observedGeneration === o.metadata.generation).length;
   if (current !== n) throw new Error(`only ${current} of ${n} objects carry a current status`);
+  if (process.env.BENCH_HEAP) {
+    for (const [k, v] of m)
+      if (/^nodejs_heap|^nodejs_external|^process_resident/.test(k))
+        console.log(`  ${k} ${(v / 1048576).toFixed(1)} MiB`);
+  }
   const reconciles = sum(m, 'controller_runtime_reconcile_total', (k) => k.includes('controller="scalingpolicy"'));
   const writes = sum(m, 'smartcloudops_kube_requests_total', (k) => /verb="(create|update|patch|delete)"/.test(k));
   return {

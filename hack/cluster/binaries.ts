@@ -13,6 +13,7 @@ export const BINARIES = [
   'kubectl',
   'kwok',
   'versitygw',
+  'helm',
 ] as const;
 export type Binary = (typeof BINARIES)[number];
 export type BinPaths = Record<Binary, string> & { dir: string };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local test cluster's binaries from pinned Go modules (pins.env):
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl   this module (go.mod, go.sum)
-#   kwok, versitygw (S3)                                                    their own module graphs
+#   kwok, versitygw (S3), helm (renders the chart in tests)                  their own module graphs
 # Output: $SCO_BIN_DIR, by default ~/.cache/smartcloudops-operator/bin-<hash of go.mod, go.sum, pins.env, Go version>,
 # so a build happens only when a pin changes. The last line printed on stdout is the output directory.
 #   build.sh           build unless up to date
@@ -11,7 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=pins.env
 source "$here/pins.env"
-BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok versitygw)
+BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok versitygw helm)
 
 if ! command -v go >/dev/null; then
   echo "go is not on PATH: install Go >= 1.25 to build the local cluster" >&2
@@ -74,8 +74,10 @@ step "kwok $KWOK_VERSION" /tmp env GOBIN="$out.partial" GOFLAGS= \
   go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 step "versitygw $VERSITYGW_VERSION" /tmp env GOBIN="$out.partial" GOFLAGS= \
   go install -trimpath -ldflags "-s -w" "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+step "helm $HELM_VERSION" /tmp env GOBIN="$out.partial" GOFLAGS= \
+  go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 
-echo "built $(date -u +%FT%TZ) in $(( $(date +%s) - start ))s: kubernetes $KUBE_VERSION kwok $KWOK_VERSION versitygw $VERSITYGW_VERSION" >"$out.partial/.complete"
+echo "built $(date -u +%FT%TZ) in $(( $(date +%s) - start ))s: kubernetes $KUBE_VERSION kwok $KWOK_VERSION versitygw $VERSITYGW_VERSION helm $HELM_VERSION" >"$out.partial/.complete"
 rm -rf "$out"; mv "$out.partial" "$out"
 echo "kubebins: done in $(( $(date +%s) - start ))s" >&2
 echo "$out"

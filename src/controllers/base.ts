@@ -44,7 +44,8 @@ export function specController<S>(k: KindController<S>): ControllerDef {
         readyMessage: k.readyMessage,
       });
       const written = await deps.applier.status(ref, obj, decision.status);
-      if (written) ctx.log.debug({ generation: obj.metadata.generation }, 'status written');
+      if (written && deps.log.isLevelEnabled('debug'))
+        ctx.log.debug({ generation: obj.metadata.generation }, 'status written');
       if (decision.invalidEvent) {
         deps.events.event(obj, 'Warning', Reason.InvalidSpec, decision.invalidEvent);
         throw new TerminalError(`invalid spec: ${decision.invalidEvent}`);

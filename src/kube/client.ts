@@ -53,6 +53,8 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   verb: KubeVerb;
+  /** Do not decode a successful response (the caller does not need it): less garbage on hot write paths. */
+  discardBody?: boolean;
 }
 
 export interface ListOptions {
@@ -87,6 +89,8 @@ export interface ApplyOptions {
   force?: boolean;
   subresource?: 'status';
   dryRun?: boolean;
+  /** Resolve with undefined instead of the applied object. */
+  discardBody?: boolean;
 }
 
 export interface DeleteOptions {
@@ -169,7 +173,7 @@ export class KubeClient {
     for (let attempt = 0; ; attempt++) {
       const res = await this.once(method, path, ro);
       if (res.status >= 200 && res.status < 300) {
-        return (res.body.length ? JSON.parse(res.body) : undefined) as T;
+        return (res.body.length && !ro.discardBody ? JSON.parse(res.body) : undefined) as T;
       }
       const status = parseStatus(res.body, res.status);
       const retryAfter = Number(res.retryAfter ?? status.details?.retryAfterSeconds);
@@ -223,7 +227,9 @@ export class KubeClient {
         res.on('end', () => {
           observe(String(res.statusCode));
           const ra = res.headers['retry-after'];
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), retryAfter: ra });
+          const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+          const body = ok && ro.discardBody ? '' : Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body, retryAfter: ra });
         });
         res.on('error', (err) => {
           observe('<error>');
@@ -332,6 +338,7 @@ export class KubeClient {
       body,
       contentType: PATCH_CONTENT_TYPE.apply,
       query: { fieldManager: o.fieldManager, force: o.force ?? true, dryRun: o.dryRun ? 'All' : undefined },
+      discardBody: o.discardBody,
     });
   }
 

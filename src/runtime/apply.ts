@@ -30,17 +30,17 @@ export class Applier {
   ) {}
 
   /**
-   * Writes `status` unless `current.status` already equals it. Returns the written object, or undefined when
-   * nothing was written (unchanged, or the object is gone).
+   * Writes `status` unless `current.status` already equals it. Returns true when a write was made (false when
+   * unchanged, or the object is gone). The cache learns the result from the watch.
    */
   async status<T extends KubeObject & { status?: unknown }>(
     ref: ResourceRef,
     current: T,
     status: Record<string, unknown>,
-  ): Promise<T | undefined> {
-    if (jsonEqual(current.status ?? {}, status)) return undefined;
+  ): Promise<boolean> {
+    if (jsonEqual(current.status ?? {}, status)) return false;
     try {
-      return await this.client.apply<T>(
+      await this.client.apply<T>(
         ref,
         {
           apiVersion: apiVersionOf(ref),
@@ -48,10 +48,11 @@ export class Applier {
           metadata: { name: current.metadata.name, namespace: current.metadata.namespace },
           status,
         } as unknown as T,
-        { fieldManager: this.fieldManager, force: true, subresource: 'status' },
+        { fieldManager: this.fieldManager, force: true, subresource: 'status', discardBody: true },
       );
+      return true;
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) return false;
       throw err;
     }
   }
@@ -73,7 +74,7 @@ export class Applier {
       metadata: { ...desired.metadata, ownerReferences: [controllerRef(owner.obj, owner.ref)] },
     };
     if (cached && isSubset(body, cached)) return false;
-    await this.client.apply(ref, body, { fieldManager: this.fieldManager, force: true });
+    await this.client.apply(ref, body, { fieldManager: this.fieldManager, force: true, discardBody: true });
     return true;
   }
 }

@@ -88,11 +88,19 @@ export class Controller {
     const { metrics, log: base, name } = this.o;
     const req = parseKey(key);
     const reconcileId = randomUUID();
-    const log = base.child({ controller: name, namespace: req.namespace, name: req.name, reconcileID: reconcileId });
+    // The child logger is built on first use: most reconciles of an idle object never log.
+    let child: Logger | undefined;
+    const bindings = { controller: name, namespace: req.namespace, name: req.name, reconcileID: reconcileId };
+    const ctx: ReconcileContext = {
+      reconcileId,
+      get log() {
+        return (child ??= base.child(bindings));
+      },
+    };
     metrics.activeWorkers.inc({ controller: name });
     const end = metrics.reconcileTime.startTimer({ controller: name });
     try {
-      const res = await this.o.reconcile(req, { log, reconcileId });
+      const res = await this.o.reconcile(req, ctx);
       this.queue.forget(key);
       if (res?.requeueAfterMs && res.requeueAfterMs > 0) {
         metrics.reconcileTotal.inc({ controller: name, result: 'requeue_after' });
@@ -106,16 +114,16 @@ export class Controller {
       if (isTerminal(err)) {
         metrics.terminalErrors.inc({ controller: name });
         this.queue.forget(key);
-        log.info({ err: err.message }, 'terminal error; waiting for the object to change');
+        ctx.log.info({ err: err.message }, 'terminal error; waiting for the object to change');
       } else if (isConflict(err)) {
         this.queue.addRateLimited(key);
-        log.debug({ err: (err as Error).message }, 'conflict; retrying');
+        ctx.log.debug({ err: (err as Error).message }, 'conflict; retrying');
       } else {
         if (!(err instanceof KubeApiError) && !(err instanceof KubeTransportError)) {
           metrics.reconcilePanics.inc({ controller: name });
         }
         const delay = this.queue.addRateLimited(key);
-        log.error(
+        ctx.log.error(
           {
             err: err instanceof Error ? err.message : String(err),
             stack: err instanceof Error ? err.stack : undefined,
