@@ -21,6 +21,7 @@ import { decideStatus } from '../src/controllers/status.js';
 import { isAlreadyExists, KubeClient, Resources, type KubeObject } from '../src/kube/index.js';
 import { FIELD_MANAGER } from '../src/runtime/apply.js';
 import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
+import { installCrds } from '../test/support/crds.js';
 
 const QPS = 1000;
 const BURST = 2000;
@@ -57,7 +58,7 @@ function policy(ns: string, name: string): CR {
   };
 }
 
-async function freshNamespace(client: KubeClient, name: string): Promise<void> {
+async function deleteNamespaceAndWait(client: KubeClient, name: string): Promise<void> {
   try {
     await client.delete(Resources.Namespace, undefined, name);
     for (;;) {
@@ -67,6 +68,10 @@ async function freshNamespace(client: KubeClient, name: string): Promise<void> {
   } catch {
     /* gone */
   }
+}
+
+async function freshNamespace(client: KubeClient, name: string): Promise<void> {
+  await deleteNamespaceAndWait(client, name);
   await client.create(Resources.Namespace, { metadata: { name } }).catch((e: unknown) => {
     if (!isAlreadyExists(e)) throw e;
   });
@@ -222,34 +227,48 @@ async function main(): Promise<void> {
   const arg = process.argv.find((a) => a.startsWith('--n='));
   const sizes = arg ? arg.slice(4).split(',').map(Number) : [1000, 10000];
   const kubeconfig = readServicesEnv().kubeconfig;
-  if (!kubeconfig) throw new Error('no cluster: run npm run cluster:up (or set KUBECONFIG)');
+  if (!kubeconfig) throw new Error('no cluster: run npm run cluster:up --only=cluster (or set KUBECONFIG)');
   console.log('building dist/ ...');
   execFileSync('npm', ['run', '-s', 'build'], { cwd: repoRoot, stdio: 'inherit' });
   const client = await KubeClient.create({ kubeconfig, qps: QPS, burst: BURST, userAgent: 'smartcloudops-bench' });
-  for (const k of ['smartcloudopsapps', 'backupschedules', 'scalingpolicies', 'drdrills', 'certrenewals']) {
-    await client.get(Resources.CustomResourceDefinition, undefined, `${k}.ops.smartcloudops.ai`).catch(() => {
-      throw new Error(`CRD ${k} is not installed: kubectl apply -f config/crd/`);
-    });
-  }
+  await installCrds(client);
   const rows: string[] = [];
+  const repeatArg = process.argv.find((a) => a.startsWith('--repeat='));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   for (const n of sizes) {
-    console.log(`\nN=${n}: creating ${n} ScalingPolicies in each of two namespaces (not timed) ...`);
-    const baseNs = `bench-baseline-${n}`;
-    const opNs = `bench-operator-${n}`;
-    const names = await populate(client, baseNs, n);
-    await populate(client, opNs, n);
-    console.log(`N=${n}: baseline (bare status writes, concurrency ${CONCURRENCY}) ...`);
-    const b = await baseline(client, baseNs, names);
-    console.log(`N=${n}: operator ...`);
-    const o = await operatorRun(client, kubeconfig, opNs, n);
+    // Runs on a shared 2-core machine are noisy: repeat small sizes and compare medians.
+    const repeat = repeatArg ? Number(repeatArg.slice(9)) : n <= 2000 ? 3 : 1;
+    const base: number[] = [];
+    const runs: Awaited<ReturnType<typeof operatorRun>>[] = [];
+    for (let r = 0; r < repeat; r++) {
+      console.log(
+        `\nN=${n} run ${r + 1}/${repeat}: creating ${n} ScalingPolicies in each of two namespaces (not timed) ...`,
+      );
+      const baseNs = `bench-baseline-${n}`;
+      const opNs = `bench-operator-${n}`;
+      const names = await populate(client, baseNs, n);
+      await populate(client, opNs, n);
+      base.push(await baseline(client, baseNs, names));
+      runs.push(await operatorRun(client, kubeconfig, opNs, n));
+      console.log(
+        `  baseline ${((base.at(-1) as number) / 1000).toFixed(2)}s, operator ${((runs.at(-1)?.wall ?? 0) / 1000).toFixed(2)}s ` +
+          `(${((runs.at(-1)?.work ?? 0) / 1000).toFixed(2)}s first→last write)`,
+      );
+      // Wait until both namespaces are really gone: the namespace controller deleting thousands of objects in the
+      // background would slow the next run down.
+      await Promise.all([baseNs, opNs].map((ns) => deleteNamespaceAndWait(client, ns)));
+    }
+    const b = median(base);
+    const wall = median(runs.map((o) => o.wall));
+    const work = median(runs.map((o) => o.work));
     const row =
-      `N=${n}: baseline ${(b / 1000).toFixed(2)}s | operator ${(o.wall / 1000).toFixed(2)}s from start ` +
-      `(ratio ${(o.wall / b).toFixed(2)}x), ${(o.work / 1000).toFixed(2)}s first→last status write (ratio ${(o.work / b).toFixed(2)}x) | ` +
-      `writes/CR ${o.writesPerCr.toFixed(2)} | GET+LIST per reconcile ${o.readsPerReconcile.toFixed(3)} | reconciles ${o.reconciles} | ` +
-      `peak RSS ${o.rssMiB.toFixed(0)} MiB`;
+      `N=${n} (median of ${repeat}): baseline ${(b / 1000).toFixed(2)}s | operator ${(wall / 1000).toFixed(2)}s from start ` +
+      `(ratio ${(wall / b).toFixed(2)}x), ${(work / 1000).toFixed(2)}s first→last status write (ratio ${(work / b).toFixed(2)}x) | ` +
+      `writes/CR ${Math.max(...runs.map((o) => o.writesPerCr)).toFixed(2)} | ` +
+      `GET+LIST per reconcile ${Math.max(...runs.map((o) => o.readsPerReconcile)).toFixed(3)} | ` +
+      `peak RSS ${Math.max(...runs.map((o) => o.rssMiB)).toFixed(0)} MiB`;
     console.log(row);
     rows.push(row);
-    for (const ns of [baseNs, opNs]) await client.delete(Resources.Namespace, undefined, ns);
   }
   console.log(`\nsummary (qps ${QPS}, burst ${BURST}, concurrency ${CONCURRENCY}):\n${rows.join('\n')}`);
   client.close();

@@ -15,7 +15,12 @@ import { writeFileSync } from 'node:fs';
 
 function kubectl(bin: string, kubeconfig: string, args: string[], input?: string): string {
   try {
-    return execFileSync(bin, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, encoding: 'utf8', input });
+    return execFileSync(bin, args, {
+      env: { ...process.env, KUBECONFIG: kubeconfig },
+      encoding: 'utf8',
+      input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
     return `${e.stdout ?? ''}${e.stderr ?? ''}`;
