@@ -22,6 +22,7 @@ import { isAlreadyExists, KubeClient, Resources, type KubeObject } from '../src/
 import { FIELD_MANAGER } from '../src/runtime/apply.js';
 import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
 import { installCrds } from '../test/support/crds.js';
+import { scrape as scrapeUrl } from '../test/support/prom.js';
 
 const QPS = 1000;
 const BURST = 2000;
@@ -122,16 +123,7 @@ async function baseline(client: KubeClient, ns: string, names: string[]): Promis
   return performance.now() - t0;
 }
 
-async function scrape(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
+const scrape = (port: number) => scrapeUrl(`http://127.0.0.1:${port}/metrics`);
 
 const sum = (m: Map<string, number>, name: string, match: (labels: string) => boolean = () => true) =>
   [...m].filter(([k]) => k.startsWith(`${name}{`) && match(k)).reduce((s, [, v]) => s + v, 0);

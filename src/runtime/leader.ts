@@ -22,14 +22,18 @@ interface Lease extends KubeObject {
   spec?: LeaseSpec;
 }
 
-export interface LeaderElectionOptions {
-  client: KubeClient;
+/** Which Lease, who we are, and the timings (client-go's LeaseDuration, RenewDeadline, RetryPeriod). */
+export interface LeaseConfig {
   namespace: string;
   name: string;
   identity: string;
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+}
+
+export interface LeaderElectionOptions extends LeaseConfig {
+  client: KubeClient;
   log: Logger;
   clock?: Clock;
   onStartedLeading: () => void;

@@ -10,7 +10,7 @@ import { systemClock } from './clock.js';
 import { Controller, type ReconcileFn } from './controller.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerHandlers } from './informer.js';
-import { LeaderElector } from './leader.js';
+import { LeaderElector, type LeaseConfig } from './leader.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -71,14 +71,8 @@ export interface ControllerDef {
   setup(deps: ControllerDeps): ReconcileFn;
 }
 
-export interface LeaderElectionConfig {
+export interface LeaderElectionConfig extends LeaseConfig {
   enabled: boolean;
-  namespace: string;
-  name: string;
-  identity: string;
-  leaseDurationMs: number;
-  renewDeadlineMs: number;
-  retryPeriodMs: number;
 }
 
 export interface ManagerOptions {
@@ -221,13 +215,8 @@ export class Manager {
       return;
     }
     this.elector = new LeaderElector({
+      ...le,
       client: this.o.client,
-      namespace: le.namespace,
-      name: le.name,
-      identity: le.identity,
-      leaseDurationMs: le.leaseDurationMs,
-      renewDeadlineMs: le.renewDeadlineMs,
-      retryPeriodMs: le.retryPeriodMs,
       log: this.o.log,
       clock: this.clock,
       onStartedLeading: () => {

@@ -10,20 +10,11 @@ import { BINARIES } from '../../hack/cluster/binaries.js';
 import { down, readState, status, up } from '../../hack/cluster/cluster.js';
 import { layout, PORTS } from '../../hack/cluster/config.js';
 import { isOurs } from '../../hack/cluster/proc.js';
+import { freePort } from '../support/operator.js';
 
 jest.setTimeout(120_000);
 
 const saved = { ...process.env };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A private state dir and a private port for every component, so the suite's own cluster is never touched. */
 async function isolate(): Promise<string> {

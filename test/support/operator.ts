@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../../hack/cluster/config.js';
 import { kubeconfigPath } from './env.js';
 import { eventually } from './kube.js';
+import { scrape, sumMetric } from './prom.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -88,27 +89,13 @@ export class OperatorProcess {
     return op;
   }
 
-  async metrics(): Promise<Map<string, number>> {
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    const m = new Map<string, number>();
-    for (const line of text.split('\n')) {
-      if (!line || line.startsWith('#')) continue;
-      const i = line.lastIndexOf(' ');
-      m.set(line.slice(0, i), Number(line.slice(i + 1)));
-    }
-    return m;
+  metrics(): Promise<Map<string, number>> {
+    return scrape(`http://127.0.0.1:${this.metricsPort}/metrics`);
   }
 
   /** Sum of a metric over the series whose labels include all of `labels`. */
   async sum(name: string, labels: Record<string, string> = {}): Promise<number> {
-    let total = 0;
-    for (const [series, v] of await this.metrics()) {
-      const m = /^([^{]+)(\{(.*)\})?$/.exec(series);
-      if (!m || m[1] !== name) continue;
-      const ls = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-      if (Object.entries(labels).every(([k, v2]) => ls[k] === v2)) total += v;
-    }
-    return total;
+    return sumMetric(await this.metrics(), name, labels);
   }
 
   async isLeader(): Promise<boolean> {
