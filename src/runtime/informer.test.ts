@@ -165,4 +165,25 @@ describe('Informer', () => {
     expect(f.watches).toEqual(['10', '15']);
     await inf.stop();
   });
+
+  test('after a broken watch the informer reconnects with a relist, catching deletions it missed', async () => {
+    const f = await startFake((kind, _url, res, ff) => {
+      if (kind === 'list')
+        return list(
+          res,
+          ff.lists === 1 ? '10' : '40',
+          ff.lists === 1 ? [obj('a', '9'), obj('b', '9')] : [obj('a', '9')],
+        );
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (ff.watches.length === 1) res.destroy(); // the connection dies mid-stream
+    });
+    const inf = informer(f);
+    const deleted: string[] = [];
+    inf.addHandlers({ delete: (o) => deleted.push(o.metadata.name as string) });
+    inf.start();
+    await until('the relist', () => f.lists === 2 && f.watches.length === 2);
+    expect(deleted).toEqual(['b']);
+    expect(f.watches).toEqual(['10', '40']);
+    await inf.stop();
+  });
 });

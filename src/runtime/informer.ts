@@ -1,7 +1,8 @@
 // A list-watch cache of one resource, built to survive what @kubernetes/client-node's informer does not:
 // - every list or watch error restarts it, after a jittered exponential backoff (1s → 60s) that a success resets;
-// - 410 Gone (expired resourceVersion) relists at once; a watch that simply ends re-watches from the last
-//   resourceVersion without relisting;
+// - 410 Gone (expired resourceVersion) relists at once; after any other failure the informer relists once it
+//   reconnects, as client-go's reflector does, so that nothing changed during an outage is missed (deletions
+//   included); a watch that the server simply ends re-watches from the last resourceVersion without relisting;
 // - watches ask for bookmarks and time out server-side after a random 5-10 minutes, like client-go's reflector;
 // - a staleness watchdog restarts a list or watch that has shown no sign of life for too long (half-open sockets);
 // - a periodic resync hands every cached object to the handlers again (level-triggered safety net);
@@ -58,6 +59,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly opts: Required<Omit<InformerOptions<T>, 'namespace' | 'labelSelector' | 'transform' | 'observer'>> &
     InformerOptions<T>;
   private resourceVersion: string | undefined;
+  private relistNeeded = false;
   private synced = false;
   private stopped = true;
   private current?: { stop(): void };
@@ -172,7 +174,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const { log, backoff } = this.opts;
     while (!this.stopped) {
       try {
-        if (this.resourceVersion === undefined) await this.relist();
+        if (this.resourceVersion === undefined || this.relistNeeded) await this.relist();
         await this.watchOnce();
         // The server ended the watch (its timeout): alive. Re-watch from the last resourceVersion, no relist.
         this.lastActivity = performance.now();
@@ -185,6 +187,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           this.resourceVersion = undefined;
           continue;
         }
+        this.relistNeeded = true;
         const delay = backoff.next();
         this.opts.observer?.restarted?.(this.name, 'error');
         log.warn(
@@ -223,6 +226,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (!seen.has(key)) this.remove(obj);
     }
     this.resourceVersion = list.metadata.resourceVersion;
+    this.relistNeeded = false;
     this.opts.observer?.listed?.(this.name, list.items.length);
     if (!this.synced) {
       this.synced = true;

@@ -28,6 +28,7 @@ export class Metrics {
   readonly leaderStatus: Gauge<'name'>;
   readonly informerRestarts: Counter<'informer' | 'reason'>;
   readonly informerEvents: Counter<'informer'>;
+  readonly informerLists: Counter<'informer'>;
   readonly eventsEmitted: Counter<'type' | 'reason'>;
   readonly eventsSuppressed: Counter<'reason'>;
   private readonly queues = new Map<string, WorkQueue>();
@@ -183,6 +184,12 @@ export class Metrics {
       labelNames: ['informer'],
       registers: [r],
     });
+    this.informerLists = new Counter({
+      name: 'smartcloudops_informer_lists_total',
+      help: 'Full lists per informer (the first sync, after 410 Gone, and after reconnecting from an error)',
+      labelNames: ['informer'],
+      registers: [r],
+    });
     this.eventsEmitted = new Counter({
       name: 'smartcloudops_events_emitted_total',
       help: 'Kubernetes Events written (created or count-bumped)',
@@ -227,6 +234,7 @@ export class Metrics {
     return {
       restarted: (informer, reason) => this.informerRestarts.inc({ informer, reason }),
       event: (informer) => this.informerEvents.inc({ informer }),
+      listed: (informer) => this.informerLists.inc({ informer }),
     };
   }
 }

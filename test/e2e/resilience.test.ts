@@ -51,6 +51,7 @@ interface CR extends KubeObject {
       async () => condition(await client.get<CR>(ref, ns, 'before'), 'Ready')?.status === 'True',
     );
     const restarts0 = await op.sum('smartcloudops_informer_restarts_total');
+    const lists0 = await op.sum('smartcloudops_informer_lists_total');
 
     // Down for 8 s: long enough for every watch to fail and back off.
     const downFor = await restartComponent('kube-apiserver', 8000);
@@ -70,9 +71,19 @@ interface CR extends KubeObject {
     const perInformer = Math.ceil(Math.log2(downFor / 1000)) + 3;
     expect(restarts).toBeLessThanOrEqual(5 * perInformer);
     expect(restarts).toBeLessThan((5 * downFor) / 1000);
+    // ... and relisted once reconnected (one list per informer at least), so nothing missed in the gap is lost.
+    // (each when its own backoff ends: within the longest backoff step after the server is back).
+    const relists = await eventually(
+      'every informer to relist',
+      async () => {
+        const n = (await op.sum('smartcloudops_informer_lists_total')) - lists0;
+        return n >= 5 ? n : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
     expect(op.exited).toBeUndefined();
     console.log(
-      `apiserver restart: down ${(downFor / 1000).toFixed(1)}s, informer restarts ${restarts}, ` +
+      `apiserver restart: down ${(downFor / 1000).toFixed(1)}s, informer restarts ${restarts}, relists ${relists}, ` +
         `new CR Ready ${(converge / 1000).toFixed(1)}s after the server was back`,
     );
   });
