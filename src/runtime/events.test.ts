@@ -19,6 +19,15 @@ function fakeClient() {
   return { client: client as unknown as KubeClient, calls };
 }
 
+const recorder = (client: KubeClient, mono: () => number) =>
+  new EventRecorder({
+    client,
+    component: 'test',
+    instance: 'i',
+    log: createLogger('silent'),
+    clock: { now: () => new Date('2026-01-01T00:00:00Z'), monotonic: mono },
+  });
+
 const obj: KubeObject = {
   apiVersion: 'ops.smartcloudops.ai/v1alpha1',
   kind: 'BackupSchedule',
@@ -29,13 +38,7 @@ describe('EventRecorder', () => {
   test('the same event within the window bumps the count of the first one', async () => {
     let mono = 0;
     const { client, calls } = fakeClient();
-    const r = new EventRecorder({
-      client,
-      component: 'test',
-      instance: 'i',
-      log: createLogger('silent'),
-      clock: { now: () => new Date('2026-01-01T00:00:00Z'), monotonic: () => mono },
-    });
+    const r = recorder(client, () => mono);
     r.event(obj, 'Warning', 'InvalidSpec', 'spec.schedule: bad');
     await r.flush();
     mono += 1000;
@@ -60,13 +63,7 @@ describe('EventRecorder', () => {
   test('a burst beyond 25 per object is dropped, then one per refill period passes', async () => {
     let mono = 0;
     const { client, calls } = fakeClient();
-    const r = new EventRecorder({
-      client,
-      component: 'test',
-      instance: 'i',
-      log: createLogger('silent'),
-      clock: { now: () => new Date(), monotonic: () => mono },
-    });
+    const r = recorder(client, () => mono);
     for (let i = 0; i < 40; i++) r.event(obj, 'Normal', 'Tick', `message ${i}`);
     await r.flush();
     expect(calls).toHaveLength(25);
