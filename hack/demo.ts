@@ -8,10 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readState, up } from './cluster/cluster.js';
+import { readState, recordProcess, up } from './cluster/cluster.js';
 import { layout, repoRoot } from './cluster/config.js';
 import { isOurs, startDaemon, ClusterError } from './cluster/proc.js';
-import { writeFileSync } from 'node:fs';
 
 function kubectl(bin: string, kubeconfig: string, args: string[], input?: string): string {
   try {
@@ -69,9 +68,7 @@ async function main(): Promise<void> {
       log: join(l.logs, 'operator.log'),
       cwd: repoRoot,
     });
-    state.procs = state.procs.filter((p) => p.name !== 'operator');
-    state.procs.push({ ...op, group: 'cluster' });
-    writeFileSync(l.stateFile, JSON.stringify(state, null, 2));
+    recordProcess(op, 'cluster');
     console.log(`\nstarted the operator (pid ${op.pid}); log: ${op.log}; metrics: http://127.0.0.1:18080/metrics`);
   }
 

@@ -80,6 +80,7 @@ async function main(): Promise<void> {
       namespaces: cfg.namespaces.length ? cfg.namespaces : 'all',
       leaderElection: cfg.leaderElect,
       server: client.server.host,
+      credentials: client.credentialSource,
     },
     'starting',
   );

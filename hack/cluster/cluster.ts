@@ -416,6 +416,15 @@ function portGroup(key: keyof Ports): Group {
   return key === 'postgres' || key === 'redis' || key === 's3' ? 'services' : 'cluster';
 }
 
+/** Records a process started outside `up` (the demo's operator), so that `down` stops it with the rest. */
+export function recordProcess(rec: ProcRecord, group: Group): void {
+  const l = layout();
+  const state = readState(l);
+  if (!state) throw new ClusterError(`no cluster recorded in ${l.dir}`);
+  state.procs = [...state.procs.filter((p) => p.name !== rec.name), { ...rec, group }];
+  writeState(l, state);
+}
+
 /** Stops exactly the recorded processes (newest first) and wipes the per-run data. Returns how many were stopped. */
 export async function down(opts: { log?: (line: string) => void } = {}): Promise<number> {
   const log = opts.log ?? ((line: string) => console.log(line));

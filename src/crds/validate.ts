@@ -112,16 +112,6 @@ export function checkCron(field: string, expr: string | undefined, tz?: string):
   }
 }
 
-/** Next time the cron expression fires after `from` (for status.nextScheduleTime). */
-export function nextCronTime(expr: string, from: Date, tz?: string): Date | undefined {
-  const c = new Cron(expr.trim(), { paused: true, legacyMode: true, ...(tz ? { timezone: tz } : {}) });
-  try {
-    return c.nextRun(from) ?? undefined;
-  } finally {
-    c.stop();
-  }
-}
-
 const QUANTITY = /^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|)$/;
 const FACTORS: Record<string, number> = {
   n: 1e-9,

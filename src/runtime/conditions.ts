@@ -48,6 +48,3 @@ export function setConditions(
 export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
-
-export const isTrue = (conditions: readonly Condition[] | undefined, type: string): boolean =>
-  findCondition(conditions, type)?.status === 'True';

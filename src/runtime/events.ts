@@ -28,7 +28,6 @@ interface Seen {
   eventName: string;
   namespace: string;
   count: number;
-  firstTimestamp: string;
   at: number;
 }
 
@@ -126,7 +125,7 @@ export class EventRecorder {
       reportingComponent: this.o.component,
       reportingInstance: this.o.instance,
     } as KubeObject);
-    this.seen.set(key, { eventName, namespace, count: 1, firstTimestamp: now, at: nowMono });
+    this.seen.set(key, { eventName, namespace, count: 1, at: nowMono });
     this.o.metrics?.eventsEmitted.inc({ type, reason });
   }
 }

@@ -106,10 +106,6 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.cache.get(namespace ? `${namespace}/${name}` : name);
   }
 
-  getByKey(key: string): T | undefined {
-    return this.cache.get(key);
-  }
-
   list(namespace?: string): T[] {
     const all = [...this.cache.values()];
     return namespace ? all.filter((o) => o.metadata.namespace === namespace) : all;
@@ -159,11 +155,6 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.current?.stop();
     this.wake?.();
     await this.loop;
-  }
-
-  /** Forces a relist on the next iteration (used by tests and after long outages). */
-  restart(): void {
-    this.current?.stop();
   }
 
   private resync(): void {

@@ -43,7 +43,7 @@ export interface LeaderElectionOptions extends LeaseConfig {
 
 export class LeaderElector {
   private readonly clock: Clock;
-  private observed?: { holder: string; rv: string; at: number; record: LeaseSpec };
+  private observed?: { holder: string; rv: string; at: number };
   private leading = false;
   private stopped = false;
   private timer?: NodeJS.Timeout;
@@ -58,10 +58,6 @@ export class LeaderElector {
       );
     }
     this.clock = o.clock ?? systemClock;
-  }
-
-  get isLeader(): boolean {
-    return this.leading;
   }
 
   start(): void {
@@ -122,7 +118,7 @@ export class LeaderElector {
           leaseTransitions: 0,
         },
       });
-      this.observe(identity, 'created', {});
+      this.observe(identity, 'created');
       return true;
     }
     const spec = lease.spec ?? {};
@@ -130,7 +126,7 @@ export class LeaderElector {
     const rv = lease.metadata.resourceVersion ?? '';
     if (!this.observed || this.observed.rv !== rv) {
       if (holder !== this.observed?.holder && holder && holder !== identity) this.o.onNewLeader?.(holder);
-      this.observe(holder, rv, spec);
+      this.observe(holder, rv);
     }
     const expired =
       this.clock.monotonic() > (this.observed as { at: number }).at + (spec.leaseDurationSeconds ?? 0) * 1000;
@@ -145,7 +141,7 @@ export class LeaderElector {
     };
     try {
       const updated = await client.replace<Lease>(Resources.Lease, { ...lease, spec: next });
-      this.observe(identity, updated.metadata.resourceVersion ?? '', next);
+      this.observe(identity, updated.metadata.resourceVersion ?? '');
       return true;
     } catch (err) {
       if (isConflict(err)) return false; // someone else wrote first: re-read next round
@@ -153,8 +149,8 @@ export class LeaderElector {
     }
   }
 
-  private observe(holder: string, rv: string, record: LeaseSpec): void {
-    this.observed = { holder, rv, at: this.clock.monotonic(), record };
+  private observe(holder: string, rv: string): void {
+    this.observed = { holder, rv, at: this.clock.monotonic() };
   }
 
   /** Stops campaigning; when leading, empties the holder so a standby takes over at once. */

@@ -131,10 +131,6 @@ export class Manager {
     });
   }
 
-  get isLeader(): boolean {
-    return this.leading;
-  }
-
   informer<T extends KubeObject = KubeObject>(ref: ResourceRef): InformerSet<T> {
     const id = `${ref.group}/${ref.version}/${ref.plural}`;
     let set = this.informers.get(id);
@@ -193,10 +189,6 @@ export class Manager {
       this.informer(child).addHandlers({ add: enqueueOwner, update: (_a, b) => enqueueOwner(b), delete: enqueueOwner });
     }
     this.controllers.push(controller);
-  }
-
-  get controllerDefs(): readonly ControllerDef[] {
-    return this.defs;
   }
 
   allSynced(): boolean {
@@ -282,11 +274,6 @@ export class Manager {
         (err: Error) => res.writeHead(500).end(err.message),
       );
     });
-  }
-
-  /** Bound addresses (for tests that pass port 0). */
-  addresses(): { port: number }[] {
-    return this.servers.map((s) => s.address() as { port: number });
   }
 }
 

@@ -44,10 +44,6 @@ export class WorkQueue {
     return this.high.size + this.low.size;
   }
 
-  get isShuttingDown(): boolean {
-    return this.shuttingDown;
-  }
-
   /** Keys being worked on, with their start time (for the longest-running-processor metric). */
   processingSince(): number[] {
     return [...this.processing.values()];
@@ -153,10 +149,5 @@ export class WorkQueue {
     for (const d of this.delayed.values()) clearTimeout(d.timer);
     this.delayed.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
-  }
-
-  /** Resolves when no key is being processed (for graceful shutdown). */
-  async drained(pollMs = 20): Promise<void> {
-    while (this.processing.size) await new Promise((r) => setTimeout(r, pollMs));
   }
 }

@@ -6,10 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { resolveBinaries } from '../../hack/cluster/binaries.js';
 import { repoRoot } from '../../hack/cluster/config.js';
 import type { KubeClient, KubeObject } from '../../src/kube/index.js';
-import { kubectlPath } from '../support/crds.js';
+import { kubectlPath, toolPath } from '../support/crds.js';
 import { kubeconfigPath } from '../support/env.js';
 import { createNamespace, deleteNamespace, testClient } from '../support/kube.js';
 
@@ -17,14 +16,7 @@ jest.setTimeout(120_000);
 const run = promisify(execFile);
 const chart = join(repoRoot, 'charts', 'smartcloudops-operator');
 
-function helmPath(): string {
-  if (process.env.SCO_HELM) return process.env.SCO_HELM;
-  try {
-    return resolveBinaries({ build: false }).helm;
-  } catch {
-    return 'helm';
-  }
-}
+const helmPath = () => toolPath('helm');
 
 async function template(ns: string, ...set: string[]): Promise<(KubeObject & Record<string, unknown>)[]> {
   const { stdout } = await run(

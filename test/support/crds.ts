@@ -2,6 +2,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { resolveBinaries } from '../../hack/cluster/binaries.js';
 import { repoRoot } from '../../hack/cluster/config.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
 import { condition, eventually } from './kube.js';
@@ -35,13 +36,24 @@ export function readSamples(): KubeObject[] {
     .map((f) => parse(readFileSync(join(dir, f), 'utf8')) as KubeObject);
 }
 
-export function kubectlPath(): string {
-  if (process.env.SCO_KUBECTL) return process.env.SCO_KUBECTL;
-  try {
-    const state = JSON.parse(readFileSync(join(repoRoot, '.cluster', 'state.json'), 'utf8')) as { binDir?: string };
-    if (state.binDir) return join(state.binDir, 'kubectl');
-  } catch {
-    /* not the local cluster */
+/**
+ * A tool of the local build (kubectl, helm) when it exists, else the one on PATH (kind and other clusters);
+ * SCO_KUBECTL / SCO_HELM override.
+ */
+const tools = new Map<string, string>();
+export function toolPath(tool: 'kubectl' | 'helm'): string {
+  const override = process.env[tool === 'kubectl' ? 'SCO_KUBECTL' : 'SCO_HELM'];
+  if (override) return override;
+  let path = tools.get(tool);
+  if (!path) {
+    try {
+      path = resolveBinaries({ build: false })[tool];
+    } catch {
+      path = tool;
+    }
+    tools.set(tool, path);
   }
-  return 'kubectl';
+  return path;
 }
+
+export const kubectlPath = (): string => toolPath('kubectl');
