@@ -16,6 +16,9 @@ import {
   renewingCondition,
   retryDelayMs,
   summarize,
+  assignEndpoints,
+  sanCovers,
+  servedFromProbe,
   type CertManagerView,
   type CertObservation,
   type RenewalPolicy,
@@ -217,6 +220,7 @@ describe('backoff and escalation', () => {
     const s = renewalSchedule({ namespace: ns, name: 'a', serial: '1' }, cert90d, noJitter());
     const base = {
       method: 'CertManager' as const,
+      notBefore: cert90d.notBefore,
       schedule: s,
       failure: { failedAttempts: 0 },
       issuing: false,
@@ -232,6 +236,23 @@ describe('backoff and escalation', () => {
       at: t(61 * DAY + 4 * HOUR),
     });
     expect(decideRenewal({ ...base, now: t(61 * DAY + 4 * HOUR), failure: failed }).action).toBe('Trigger');
+  });
+
+  test('storm guard: a certificate issued already due is not renewed again before minCertAgeMs', () => {
+    // An issuer capping lifetimes (a CA about to expire): a 6-minute certificate is due after 4 minutes.
+    const young = info(T0, t(6 * MINUTE));
+    const s = renewalSchedule({ namespace: ns, name: 'a', serial: '1' }, young, noJitter());
+    expect(s.renewalTime).toEqual(t(4 * MINUTE));
+    const input = {
+      method: 'CertManager' as const,
+      notBefore: young.notBefore,
+      schedule: s,
+      failure: { failedAttempts: 0 },
+      issuing: false,
+      policy: p,
+    };
+    expect(decideRenewal({ ...input, now: t(4 * MINUTE) })).toEqual({ action: 'TooYoung', at: t(5 * MINUTE) });
+    expect(decideRenewal({ ...input, now: t(5 * MINUTE) }).action).toBe('Trigger');
   });
 });
 
@@ -262,6 +283,61 @@ describe('requeue', () => {
     }
     for (const x of [s.renewalTime, s.warningTime, leaf.notAfter]) expect(wakes).toContain(x.getTime());
     expect(wakes.length).toBeLessThanOrEqual(92 + 3);
+  });
+});
+
+describe('endpoints', () => {
+  const web = {
+    ...info(T0, t(DAY)),
+    dnsNames: ['www.a.test', '*.a.test'],
+    ipAddresses: ['10.1.2.3', '0:0:0:0:0:0:0:1'],
+  };
+  const api = { ...info(T0, t(DAY)), dnsNames: ['api.a.test'], ipAddresses: [] };
+
+  test('sanCovers: exact names (case-insensitive), one-label wildcards, IPs in any IPv6 spelling', () => {
+    expect(sanCovers(web, 'WWW.a.test')).toBe('exact');
+    expect(sanCovers(web, 'api.a.test')).toBe('wildcard');
+    expect(sanCovers(web, 'x.y.a.test')).toBe(false);
+    expect(sanCovers(web, 'a.test')).toBe(false);
+    expect(sanCovers(web, '10.1.2.3')).toBe('exact');
+    expect(sanCovers(web, '::1')).toBe('exact');
+    expect(sanCovers(web, '10.1.2.4')).toBe(false);
+  });
+
+  test('assignEndpoints: all to a single target; else by SANs, exact before wildcard; the rest unmatched', () => {
+    const eps = [
+      { host: 'api.a.test' },
+      { host: '10.1.2.3', serverName: 'www.a.test' },
+      { host: 'other.test', port: 8443 },
+    ];
+    expect(assignEndpoints([{ name: 'web', leaf: web }], eps).byCert.get('web')).toEqual(eps);
+    const two = assignEndpoints(
+      [
+        { name: 'web', leaf: web },
+        { name: 'api', leaf: api },
+      ],
+      eps,
+    );
+    expect(two.byCert.get('api')).toEqual([eps[0]]);
+    expect(two.byCert.get('web')).toEqual([eps[1]]);
+    expect(two.unmatched).toEqual([eps[2]]);
+    expect(
+      assignEndpoints(
+        [
+          { name: 'web', leaf: undefined },
+          { name: 'api', leaf: api },
+        ],
+        eps,
+      ).unmatched,
+    ).toEqual([eps[1], eps[2]]);
+  });
+
+  test('servedFromProbe: a served serial or the typed error', () => {
+    expect(servedFromProbe({ ok: true, endpoint: 'a:443', serial: 'AB' })).toEqual({ endpoint: 'a:443', serial: 'AB' });
+    expect(servedFromProbe({ ok: false, endpoint: 'a:443', kind: 'Timeout', message: 'no answer' })).toEqual({
+      endpoint: 'a:443',
+      error: 'Timeout: no answer',
+    });
   });
 });
 

@@ -16,6 +16,7 @@
 // - Requeue: the earliest of the interesting times still in the future, never below a minimum delay (no hot loop)
 //   nor above a maximum (a re-check also bounds clock drift and stays under setTimeout's 24.8-day limit).
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { parseDuration } from '../../crds/validate.js';
 import type { CertRenewalSpec } from '../../crds/certrenewal.js';
 import { rfc3339 } from '../../runtime/clock.js';
@@ -46,6 +47,12 @@ export interface RenewalPolicy {
   backoff: BackoffPolicy;
   minRequeueMs: number;
   maxRequeueMs: number;
+  /**
+   * Never trigger a renewal of a certificate younger than this (from its notBefore). A storm guard: when an issuer
+   * keeps issuing certificates that are already due (e.g. a CA about to expire caps each leaf's lifetime, so each
+   * renewal comes sooner than the last), renewals stay at most one per this interval.
+   */
+  minCertAgeMs: number;
 }
 
 export const DEFAULT_POLICY: Omit<RenewalPolicy, 'renewBeforeMs' | 'renewBeforePercentage' | 'warnBeforeMs'> = {
@@ -54,6 +61,7 @@ export const DEFAULT_POLICY: Omit<RenewalPolicy, 'renewBeforeMs' | 'renewBeforeP
   backoff: { baseMs: HOUR, maxMs: 32 * HOUR },
   minRequeueMs: 5_000,
   maxRequeueMs: DAY,
+  minCertAgeMs: 5 * MINUTE,
 };
 
 /** The policy for a spec that passed validation; durations that do not parse fall back to the defaults. */
@@ -200,6 +208,8 @@ export type RenewalAction =
   | 'InFlight'
   /** The last renewal failed and its retry time has not come. */
   | 'Backoff'
+  /** Due, but the certificate is younger than minCertAgeMs (storm guard). */
+  | 'TooYoung'
   /** method AlertOnly: report, change nothing. */
   | 'AlertOnly';
 
@@ -212,6 +222,7 @@ export interface RenewalDecision {
 export function decideRenewal(input: {
   now: Date;
   method: 'CertManager' | 'AlertOnly';
+  notBefore: Date;
   schedule: RenewalSchedule;
   failure: FailureState;
   issuing: boolean;
@@ -223,6 +234,8 @@ export function decideRenewal(input: {
   if (now < schedule.renewalTime) return { action: 'Wait', at: schedule.renewalTime };
   const retry = nextRetryTime(input.failure, policy);
   if (retry && now < retry) return { action: 'Backoff', at: retry };
+  const oldEnough = new Date(input.notBefore.getTime() + policy.minCertAgeMs);
+  if (now < oldEnough) return { action: 'TooYoung', at: oldEnough };
   return { action: 'Trigger', at: undefined };
 }
 
@@ -279,6 +292,68 @@ export interface CertObservation {
   certManager?: CertManagerView | undefined;
   /** Results of probing the endpoints that serve this certificate. */
   served?: ServedObservation[] | undefined;
+}
+
+/** Whether the certificate's SANs cover a host name (wildcards in the leftmost label only) or an IP address. */
+export function sanCovers(
+  info: Pick<CertInfo, 'dnsNames' | 'ipAddresses'>,
+  name: string,
+): 'exact' | 'wildcard' | false {
+  if (isIP(name) !== 0) return info.ipAddresses.some((ip) => canonicalIP(ip) === canonicalIP(name)) ? 'exact' : false;
+  const n = name.toLowerCase().replace(/\.$/, '');
+  if (info.dnsNames.some((d) => d.toLowerCase() === n)) return 'exact';
+  const dot = n.indexOf('.');
+  const parent = dot > 0 ? n.slice(dot + 1) : undefined;
+  return parent !== undefined && info.dnsNames.some((d) => d.toLowerCase() === `*.${parent}`) ? 'wildcard' : false;
+}
+
+function canonicalIP(ip: string): string {
+  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
+}
+
+export interface EndpointSpec {
+  host: string;
+  port?: number | undefined;
+  serverName?: string | undefined;
+}
+
+/**
+ * Which endpoints serve which certificate: all of them when there is one target; otherwise each endpoint goes to
+ * the certificate whose SANs cover its serverName (or host), an exact name before a wildcard, the first in target
+ * order on a tie. Endpoints no certificate covers are returned apart.
+ */
+export function assignEndpoints(
+  certs: readonly { name: string; leaf?: Pick<CertInfo, 'dnsNames' | 'ipAddresses'> | undefined }[],
+  endpoints: readonly EndpointSpec[],
+): { byCert: Map<string, EndpointSpec[]>; unmatched: EndpointSpec[] } {
+  const byCert = new Map<string, EndpointSpec[]>(certs.map((c) => [c.name, []]));
+  const unmatched: EndpointSpec[] = [];
+  for (const e of endpoints) {
+    if (certs.length === 1) {
+      byCert.get((certs[0] as { name: string }).name)?.push(e);
+      continue;
+    }
+    const name = e.serverName ?? e.host;
+    let best: { cert: string; exact: boolean } | undefined;
+    for (const c of certs) {
+      const m = c.leaf ? sanCovers(c.leaf, name) : false;
+      if (m === 'exact') {
+        best = { cert: c.name, exact: true };
+        break;
+      }
+      if (m === 'wildcard' && !best) best = { cert: c.name, exact: false };
+    }
+    if (best) byCert.get(best.cert)?.push(e);
+    else unmatched.push(e);
+  }
+  return { byCert, unmatched };
+}
+
+/** A probe result as recorded in an observation (the probe module's ProbeResult, structurally). */
+export function servedFromProbe(
+  r: { ok: true; endpoint: string; serial: string } | { ok: false; endpoint: string; kind: string; message: string },
+): ServedObservation {
+  return r.ok ? { endpoint: r.endpoint, serial: r.serial } : { endpoint: r.endpoint, error: `${r.kind}: ${r.message}` };
 }
 
 export interface CertificateStatusEntry {

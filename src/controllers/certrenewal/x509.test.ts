@@ -155,6 +155,10 @@ describe('inspectTls', () => {
     expect(r.problems[0]?.message).toBe(
       'the leaf certificate does not cover host b.test (SANs: a.test, *.wild.test, 127.0.0.1)',
     );
+    const several = inspectTls(material, { now, serverName: ['a.test', 'b.test', '127.0.0.1', 'b.test'] });
+    expect(several.problems.map((p) => p.message)).toEqual([
+      'the leaf certificate does not cover host b.test (SANs: a.test, *.wild.test, 127.0.0.1)',
+    ]);
     const cnOnly = f.issue({ cn: 'cn.test', notBefore: at(-HOUR), notAfter: at(DAY) });
     const c = inspectTls({ cert: cnOnly.certPem, key: cnOnly.keyPem }, { now, serverName: 'cn.test' });
     expect(types(c)).toEqual(['HostnameMismatch']);

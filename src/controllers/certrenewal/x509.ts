@@ -69,8 +69,8 @@ export interface TlsInspection {
 
 export interface InspectOptions {
   now: Date;
-  /** Check that the leaf covers this host name or IP address. */
-  serverName?: string | undefined;
+  /** Check that the leaf covers this host name or IP address (or each of these). */
+  serverName?: string | readonly string[] | undefined;
 }
 
 export interface TlsMaterial {
@@ -290,8 +290,9 @@ export function inspectTls(material: TlsMaterial, opts: InspectOptions): TlsInsp
     }
   }
 
-  if (leafCert && opts.serverName) {
-    const name = opts.serverName;
+  const names: readonly string[] = typeof opts.serverName === 'string' ? [opts.serverName] : (opts.serverName ?? []);
+  for (const name of new Set(names.filter((n) => n !== ''))) {
+    if (!leafCert) break;
     const ip = isIP(name) !== 0;
     const match = ip ? leafCert.checkIP(name) : leafCert.checkHost(name, { subject: 'never' });
     if (match === undefined) {
