@@ -457,6 +457,10 @@ describe('status and conditions', () => {
     expect(s.nextRenewalTime).toBe('2026-01-21T00:00:00Z'); // b: 30 days, renewBefore capped to 10 days
     expect(s.soonestExpiry).toEqual({ name: 'b', notAfter: '2026-01-31T00:00:00Z' });
     expect(s.escalations).toEqual([]);
+    expect(s.renewals).toEqual([
+      { name: 'a', decision: { action: 'Wait', at: t(60 * DAY) } },
+      { name: 'b', decision: { action: 'Wait', at: t(20 * DAY) } },
+    ]);
     expect(s.requeue.delayMs).toBe(DAY); // the next interesting time (20 days) is beyond the maximum
     expect(s.conditions.map((c) => [c.type, c.status])).toEqual([
       ['CertificatesValid', 'True'],
@@ -479,6 +483,9 @@ describe('status and conditions', () => {
       policy: p,
     });
     expect(alert.nextRenewalTime).toBeUndefined();
+    expect(alert.renewals.map((r) => r.decision.action)).toEqual(['AlertOnly', 'AlertOnly']);
+    const due = summarize({ namespace: ns, observations: [a, b], method: 'CertManager', now: t(21 * DAY), policy: p });
+    expect(due.renewals[1]).toEqual({ name: 'b', decision: { action: 'Trigger', at: undefined } });
     expect(alert.requeue.at).toEqual(t(23 * DAY)); // b: its warning time, 7 days before notAfter
 
     const late = obs('b', info(T0, t(30 * DAY), 'B2'), {

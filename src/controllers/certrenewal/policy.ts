@@ -594,6 +594,8 @@ export interface CertRenewalSummary {
   soonestExpiry: { name: string; notAfter: string } | undefined;
   /** Certificates whose failing renewals will not finish before notAfter: one Warning Event each. */
   escalations: { name: string; message: string }[];
+  /** What to do about each readable certificate now (see decideRenewal). */
+  renewals: { name: string; decision: RenewalDecision }[];
   requeue: Requeue;
 }
 
@@ -613,6 +615,7 @@ export function summarize(input: {
 
   const candidates: (Date | undefined)[] = [];
   const escalations: { name: string; message: string }[] = [];
+  const renewals: { name: string; decision: RenewalDecision }[] = [];
   let nextRenewal: Date | undefined;
   let soonest: { name: string; notAfter: Date } | undefined;
   for (const o of obs) {
@@ -626,6 +629,17 @@ export function summarize(input: {
       candidates.push(s.renewalTime);
       if (!nextRenewal || s.renewalTime < nextRenewal) nextRenewal = s.renewalTime;
     }
+    const decision = decideRenewal({
+      now,
+      method: o.source === 'cert-manager' ? input.method : 'AlertOnly',
+      notBefore: leaf.notBefore,
+      schedule: s,
+      failure: f,
+      issuing: o.certManager?.issuingReason !== undefined,
+      policy: p,
+    });
+    renewals.push({ name: o.name, decision });
+    candidates.push(decision.at);
     if (!soonest || leaf.notAfter < soonest.notAfter) soonest = { name: o.name, notAfter: leaf.notAfter };
     if (o.certManager && f.failedAttempts > 0) {
       const e = escalation(f, leaf.notAfter, now, p);
@@ -646,6 +660,7 @@ export function summarize(input: {
     nextRenewalTime: nextRenewal ? rfc3339(nextRenewal) : undefined,
     soonestExpiry: soonest ? { name: soonest.name, notAfter: rfc3339(soonest.notAfter) } : undefined,
     escalations,
+    renewals,
     requeue: nextRequeue(now, candidates, p),
   };
 }
