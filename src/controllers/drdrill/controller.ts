@@ -1,7 +1,8 @@
 // DRDrill controller: validation and the status contract. Running drills is the DRDrill capability, built on this.
 import type { DRDrillSpec } from '../../crds/drdrill.js';
 import { checkCron, checkTimeZone, type FieldError } from '../../crds/validate.js';
-import { specController, type CustomObject } from '../base.js';
+import { specController, type CustomObject, type KindController } from '../base.js';
+import { notImplemented } from '../status.js';
 
 export function semantic(obj: CustomObject<DRDrillSpec>, spec: DRDrillSpec): FieldError[] {
   const out: FieldError[] = [
@@ -19,8 +20,13 @@ export function semantic(obj: CustomObject<DRDrillSpec>, spec: DRDrillSpec): Fie
   return out;
 }
 
-export const drDrillController = specController<DRDrillSpec>({
+/** Ready for a valid spec: the capability's own judgement replaces this when it lands. */
+export const ready = notImplemented('DRDrill', 'running drills');
+
+export const drDrillKind: KindController<DRDrillSpec> = {
   kind: 'DRDrill',
   semantic,
-  readyMessage: 'spec is valid',
-});
+  ready,
+};
+
+export const drDrillController = specController(drDrillKind);
