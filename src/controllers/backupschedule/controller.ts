@@ -7,10 +7,7 @@ import { specController, type CustomObject, type KindController } from '../base.
 import { notImplemented } from '../status.js';
 
 export function semantic(_obj: CustomObject<BackupScheduleSpec>, spec: BackupScheduleSpec): FieldError[] {
-  return [
-    ...checkTimeZone('spec.timeZone', spec.timeZone),
-    ...checkCron('spec.schedule', spec.schedule, spec.timeZone),
-  ];
+  return [...checkTimeZone('spec.timeZone', spec.timeZone), ...checkCron('spec.schedule', spec.schedule)];
 }
 
 /** Ready for a valid spec: the capability's own judgement replaces this when it lands. */

@@ -7,7 +7,7 @@ import { notImplemented } from '../status.js';
 export function semantic(obj: CustomObject<DRDrillSpec>, spec: DRDrillSpec): FieldError[] {
   const out: FieldError[] = [
     ...checkTimeZone('spec.timeZone', spec.timeZone),
-    ...checkCron('spec.schedule', spec.schedule, spec.timeZone),
+    ...checkCron('spec.schedule', spec.schedule),
   ];
   // CEL can compare drNamespace with appRef.namespace but cannot see the object's own namespace, the default.
   const appNamespace = spec.appRef.namespace ?? obj.metadata.namespace;

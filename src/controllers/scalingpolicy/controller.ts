@@ -19,7 +19,7 @@ export function semantic(_obj: CustomObject<ScalingPolicySpec>, spec: ScalingPol
   }
   (spec.windows ?? []).forEach((w, i) => {
     const f = `spec.windows[${i}]`;
-    out.push(...checkTimeZone(`${f}.timeZone`, w.timeZone), ...checkCron(`${f}.schedule`, w.schedule, w.timeZone));
+    out.push(...checkTimeZone(`${f}.timeZone`, w.timeZone), ...checkCron(`${f}.schedule`, w.schedule));
     const ms = parseDuration(w.duration);
     if (ms === undefined || ms <= 0 || ms > WEEK_MS) {
       out.push({ field: `${f}.duration`, message: `"${w.duration}" must be a positive duration of at most 168h` });

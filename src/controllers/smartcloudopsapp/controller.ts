@@ -28,11 +28,7 @@ export function semantic(_obj: CustomObject<SmartCloudOpsAppSpec>, spec: SmartCl
     ...checkRequestsWithinLimits('spec.backend.resources', spec.backend.resources),
     ...checkRequestsWithinLimits('spec.frontend.resources', spec.frontend.resources),
     ...checkTimeZone('spec.maintenance.timeZone', spec.maintenance?.timeZone),
-    ...checkCron(
-      'spec.maintenance.vacuumAnalyzeSchedule',
-      spec.maintenance?.vacuumAnalyzeSchedule,
-      spec.maintenance?.timeZone,
-    ),
+    ...checkCron('spec.maintenance.vacuumAnalyzeSchedule', spec.maintenance?.vacuumAnalyzeSchedule),
   ];
 }
 
