@@ -1,6 +1,7 @@
 // The validation memo, through the real reconcile function of a kind (ScalingPolicy) with in-memory stand-ins for
 // the cache, applier and event recorder: an unchanged generation is not validated again.
 import { describe, expect, test } from '@jest/globals';
+import { CronDate } from 'croner';
 import type { ScalingPolicySpec } from '../crds/scalingpolicy.js';
 import { validateSpec } from '../crds/validate.js';
 import type { KubeObject } from '../kube/index.js';
@@ -137,5 +138,32 @@ describe('ValidationMemo', () => {
     h.put(o); // the same uid and generation seen again after a forget: validated anew
     await h.reconcile();
     expect(h.validations()).toBe(2);
+  });
+});
+
+describe('cost per object is bounded', () => {
+  test('more windows than the schema allows are refused before any cron is evaluated', async () => {
+    const proto = CronDate.prototype as unknown as { recurseStep: (...a: unknown[]) => unknown };
+    const original = proto.recurseStep;
+    let steps = 0;
+    proto.recurseStep = function (this: unknown, ...a: unknown[]) {
+      steps++;
+      return original.apply(this, a);
+    };
+    try {
+      const h = harness();
+      const windows = Array.from({ length: 500 }, (_, i) => ({
+        name: `w${i}`,
+        schedule: '0 0 31 2 *',
+        duration: '1h',
+        minReplicas: 1,
+        maxReplicas: 2,
+      }));
+      h.put(policy(1, { windows }));
+      await expect(h.reconcile()).rejects.toThrow(/spec\.windows: must NOT have more than 20 items/);
+      expect(steps).toBe(0);
+    } finally {
+      proto.recurseStep = original;
+    }
   });
 });

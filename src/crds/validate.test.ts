@@ -153,6 +153,12 @@ describe('cron look-ahead is bounded', () => {
     expect(steps).toBeGreaterThan(400); // one unbounded search of one such window, for comparison
   });
 
+  test('the worst never-firing expression (day 31 of every short month) stays within the bound', () => {
+    counting();
+    expect(checkCron('f', '0 0 31 2,4,6,9,11 *')).toHaveLength(1);
+    expect(steps).toBeLessThanOrEqual(5 * 28 * 3);
+  });
+
   test('a common schedule costs a handful of steps', () => {
     counting();
     expect(checkCron('spec.schedule', '0 8 * * 1-5')).toEqual([]);
