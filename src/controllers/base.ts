@@ -1,12 +1,13 @@
 // The reconcile flow every kind starts from: read from the cache, validate (schema + semantic checks), write the
 // status contract only when it changed, one Warning Event when a spec becomes invalid, and no retry of an invalid
-// spec until its generation changes. The capability controllers build their behaviour on top of this.
+// spec until its generation changes. It is a user of the capability seam (runtime/children-capability.ts) with
+// no children yet (desired → []); the capability controllers build their behaviour on the same seam.
 import { PAUSE_ANNOTATION, Reason } from '../crds/conditions.js';
 import { KINDS, resourceRefOf, type KindName } from '../crds/kinds.js';
 import { validateSpec, type FieldError } from '../crds/validate.js';
 import type { KubeObject } from '../kube/index.js';
 import type { Condition } from '../kube/types.js';
-import { TerminalError } from '../runtime/errors.js';
+import { capabilityController } from '../runtime/children-capability.js';
 import type { ControllerDef, PolicyRule } from '../runtime/manager.js';
 import { decideStatus } from './status.js';
 
@@ -25,13 +26,12 @@ export interface KindController<S> {
 
 export function specController<S>(k: KindController<S>): ControllerDef {
   const ref = resourceRefOf(k.kind);
-  return {
+  return capabilityController<CustomObject<S>>({
     name: KINDS[k.kind].singular,
     for: ref,
     rbac: k.rbac,
-    setup: (deps) => async (req, ctx) => {
-      const obj = deps.cache.get(req.namespace, req.name) as CustomObject<S> | undefined;
-      if (!obj || obj.metadata.deletionTimestamp) return;
+    desired: () => [],
+    status: (obj, _observed, observations) => {
       const { spec, errors } = validateSpec<S>(k.kind, obj.spec);
       if (errors.length === 0) errors.push(...k.semantic(obj, spec));
       const decision = decideStatus({
@@ -40,16 +40,15 @@ export function specController<S>(k: KindController<S>): ControllerDef {
         previous: obj.status,
         errors,
         paused: obj.metadata.annotations?.[PAUSE_ANNOTATION] === 'true',
-        now: deps.clock.now(),
+        now: observations.now,
         readyMessage: k.readyMessage,
       });
-      const written = await deps.applier.status(ref, obj, decision.status);
-      if (written && deps.log.isLevelEnabled('debug'))
-        ctx.log.debug({ generation: obj.metadata.generation }, 'status written');
-      if (decision.invalidEvent) {
-        deps.events.event(obj, 'Warning', Reason.InvalidSpec, decision.invalidEvent);
-        throw new TerminalError(`invalid spec: ${decision.invalidEvent}`);
-      }
+      if (!decision.invalidEvent) return { status: decision.status };
+      return {
+        status: decision.status,
+        event: { type: 'Warning', reason: Reason.InvalidSpec, message: decision.invalidEvent },
+        terminal: `invalid spec: ${decision.invalidEvent}`,
+      };
     },
-  };
+  });
 }
