@@ -217,7 +217,13 @@ export function capabilityController<O extends KubeObject & { status?: unknown }
     for: cap.for,
     owns,
     watches: cap.watches,
-    rbac: cap.rbac,
+    // A finalizer is added and removed by patching the object itself.
+    rbac: [
+      ...(cap.rbac ?? []),
+      ...(cap.finalize
+        ? [{ apiGroups: [cap.for.group], resources: [cap.for.plural], verbs: ['patch', 'update'] }]
+        : []),
+    ],
     workers: cap.workers,
     setup: (deps) => {
       const sync = new ChildSync(deps, cap.for, owns);
