@@ -13,14 +13,7 @@
 // a deleted one until it leaves the cache, for at most 30 s.
 import { apiVersionOf, isNotFound, KubeApiError, type KubeObject, type ResourceRef } from '../kube/index.js';
 import { controllerRef } from './apply.js';
-import {
-  isControlledChild,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-  planChild,
-  selectPrunable,
-  type CachedChild,
-} from './children.js';
+import { childObject, isControlledChild, planChild, selectPrunable, type CachedChild } from './children.js';
 import type { ReconcileContext, Result } from './controller.js';
 import { TerminalError } from './errors.js';
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
@@ -127,15 +120,7 @@ export class ChildSync {
       const ref = this.refOf(d);
       const name = d.metadata.name as string;
       byRef.get(ref)?.add(name);
-      const full: KubeObject = {
-        ...d,
-        metadata: {
-          ...d.metadata,
-          namespace: ns,
-          labels: { ...d.metadata.labels, [MANAGED_BY_LABEL]: MANAGED_BY },
-          ownerReferences: [controllerRef(owner, this.ownerRef)],
-        },
-      };
+      const full = childObject(d, ns, controllerRef(owner, this.ownerRef));
       const cached = this.deps.children(ref).get(ns, name) as CachedChild | undefined;
       const plan = planChild(full, cached);
       const id = `${d.kind}/${name}`;

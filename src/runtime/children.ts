@@ -22,7 +22,7 @@
 // A change of immutable fields (a Job's pod template, a workload's selector) is a delete (background propagation,
 // uid precondition) followed by a create, as is an apply the server rejects with "field is immutable".
 import { createHash } from 'node:crypto';
-import type { KubeObject, ResourceRef } from '../kube/index.js';
+import type { KubeObject, OwnerReference, ResourceRef } from '../kube/index.js';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'smartcloudops-operator';
@@ -309,6 +309,19 @@ export function immutableChanged(cached: KubeObject | undefined, desired: KubeOb
 
 // ---------------------------------------------------------------------------------------------------------------
 // The decision
+
+/** A desired child as it is applied: in the owner's namespace, labelled managed-by us, controlled by the owner. */
+export function childObject(desired: KubeObject, namespace: string | undefined, owner: OwnerReference): KubeObject {
+  return {
+    ...desired,
+    metadata: {
+      ...desired.metadata,
+      namespace,
+      labels: { ...desired.metadata.labels, [MANAGED_BY_LABEL]: MANAGED_BY },
+      ownerReferences: [owner],
+    },
+  };
+}
 
 export type ChildAction = 'none' | 'apply' | 'recreate';
 

@@ -88,8 +88,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.name = `${r.plural}${r.group ? `.${r.group}` : ''}`;
   }
 
+  /** Adds handlers; as client-go's AddEventHandler, a handler added to a synced cache gets an add per object. */
   addHandlers(h: InformerHandlers<T>): void {
     this.handlers.push(h);
+    if (this.synced) for (const obj of this.cache.values()) h.add?.(obj);
   }
 
   hasSynced(): boolean {
