@@ -7,7 +7,7 @@ import { KINDS, resourceRefOf, type KindName } from '../crds/kinds.js';
 import { validateSpec, type FieldError } from '../crds/validate.js';
 import type { KubeObject } from '../kube/index.js';
 import type { Condition } from '../kube/types.js';
-import { capabilityController } from '../runtime/children-capability.js';
+import { seamReconciler } from '../runtime/children-capability.js';
 import type { ControllerDef, PolicyRule } from '../runtime/manager.js';
 import { decideStatus } from './status.js';
 
@@ -26,29 +26,34 @@ export interface KindController<S> {
 
 export function specController<S>(k: KindController<S>): ControllerDef {
   const ref = resourceRefOf(k.kind);
-  return capabilityController<CustomObject<S>>({
+  return {
     name: KINDS[k.kind].singular,
     for: ref,
     rbac: k.rbac,
-    desired: () => [],
-    status: (obj, _observed, observations) => {
-      const { spec, errors } = validateSpec<S>(k.kind, obj.spec);
-      if (errors.length === 0) errors.push(...k.semantic(obj, spec));
-      const decision = decideStatus({
-        kind: k.kind,
-        generation: obj.metadata.generation,
-        previous: obj.status,
-        errors,
-        paused: obj.metadata.annotations?.[PAUSE_ANNOTATION] === 'true',
-        now: observations.now,
-        readyMessage: k.readyMessage,
-      });
-      if (!decision.invalidEvent) return { status: decision.status };
-      return {
-        status: decision.status,
-        event: { type: 'Warning', reason: Reason.InvalidSpec, message: decision.invalidEvent },
-        terminal: `invalid spec: ${decision.invalidEvent}`,
-      };
-    },
-  });
+    // A user of the capability seam with no children yet (desired → []).
+    setup: (deps) =>
+      seamReconciler<CustomObject<S>>(deps, {
+        for: ref,
+        desired: () => [],
+        status: (obj, _children, observations) => {
+          const { spec, errors } = validateSpec<S>(k.kind, obj.spec);
+          if (errors.length === 0) errors.push(...k.semantic(obj, spec));
+          const decision = decideStatus({
+            kind: k.kind,
+            generation: obj.metadata.generation,
+            previous: obj.status,
+            errors,
+            paused: obj.metadata.annotations?.[PAUSE_ANNOTATION] === 'true',
+            now: observations.now,
+            readyMessage: k.readyMessage,
+          });
+          if (!decision.invalidEvent) return { status: decision.status };
+          return {
+            status: decision.status,
+            event: { type: 'Warning', reason: Reason.InvalidSpec, message: decision.invalidEvent },
+            terminal: `invalid spec: ${decision.invalidEvent}`,
+          };
+        },
+      }),
+  };
 }

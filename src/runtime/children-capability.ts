@@ -14,7 +14,7 @@
 import { apiVersionOf, isNotFound, KubeApiError, type KubeObject, type ResourceRef } from '../kube/index.js';
 import { controllerRef } from './apply.js';
 import { childObject, isControlledChild, planChild, selectPrunable, type CachedChild } from './children.js';
-import type { ReconcileContext, Result } from './controller.js';
+import type { ReconcileContext, ReconcileFn, Result } from './controller.js';
 import { TerminalError } from './errors.js';
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
 import type { ControllerDef, ControllerDeps, PolicyRule, WatchDef } from './manager.js';
@@ -51,13 +51,10 @@ export interface StatusOutcome {
   requeueAfterMs?: number;
 }
 
-export interface Capability<O extends KubeObject = KubeObject> {
-  name: string;
+/** What a kind does: the pure functions and the optional clean-up. */
+export interface CapabilityLogic<O extends KubeObject = KubeObject> {
   for: ResourceRef;
   owns?: ResourceRef[];
-  watches?: WatchDef[];
-  rbac?: PolicyRule[];
-  workers?: number;
   /** Pure: the children wanted now (namespace, owner reference and label are added), or undefined to hold. */
   desired(obj: O, observed: Observed): KubeObject[] | undefined;
   /** Pure: the status from the object, its observed children and what the runtime did. */
@@ -65,6 +62,16 @@ export interface Capability<O extends KubeObject = KubeObject> {
   /** Clean-up GC cannot do; the finalizer is added only when this is defined and removed after it succeeds. */
   finalize?(obj: O, ctx: ReconcileContext): Promise<void>;
   finalizer?: string;
+  /** Called when the object is gone or being deleted (drop per-object memos). */
+  forget?(namespace: string, name: string): void;
+}
+
+/** A capability with what its ControllerDef needs besides. */
+export interface Capability<O extends KubeObject = KubeObject> extends CapabilityLogic<O> {
+  name: string;
+  watches?: WatchDef[];
+  rbac?: PolicyRule[];
+  workers?: number;
 }
 
 function observedOf(children: CachedChild[]): Observed {
@@ -183,8 +190,13 @@ export class ChildSync {
   private async recreate(ref: ResourceRef, cached: KubeObject, body: KubeObject): Promise<void> {
     await this.delete(ref, cached);
     this.deleting.set(cached.metadata.uid as string, this.deps.clock.now().getTime());
-    // Background propagation removes the object itself at once (its dependents follow); create the new one.
-    await this.deps.client.create(ref, body, { fieldManager: this.deps.applier.fieldManager });
+    // Background propagation removes the object itself at once (its dependents follow); create the new one by
+    // apply, so that the field set is recorded as ours (a POST would record an Update and look like drift).
+    await this.deps.client.apply(ref, body, {
+      fieldManager: this.deps.applier.fieldManager,
+      force: true,
+      discardBody: true,
+    });
   }
 
   /** Drops expectations the cache has met or that expired. */
@@ -194,13 +206,55 @@ export class ChildSync {
   }
 }
 
-/** A ControllerDef from a capability: the seam's reconcile loop. */
-export function capabilityController<O extends KubeObject & { status?: unknown }>(cap: Capability<O>): ControllerDef {
+/** The seam's reconcile loop for one capability (a ControllerDef's `setup` returns it). */
+export function seamReconciler<O extends KubeObject & { status?: unknown }>(
+  deps: ControllerDeps,
+  cap: CapabilityLogic<O>,
+): ReconcileFn {
   const owns = cap.owns ?? [];
+  const sync = new ChildSync(deps, cap.for, owns);
+  const finalizer = cap.finalizer ?? DEFAULT_FINALIZER;
+  return async (req, ctx): Promise<Result | void> => {
+    const obj = deps.cache.get(req.namespace, req.name) as O | undefined;
+    if (!obj || obj.metadata.deletionTimestamp) cap.forget?.(req.namespace, req.name);
+    if (!obj) return;
+    if (obj.metadata.deletionTimestamp) {
+      if (cap.finalize && hasFinalizer(obj, finalizer)) {
+        await cap.finalize(obj, ctx);
+        await removeFinalizer(deps.client, cap.for, obj, finalizer);
+      }
+      return;
+    }
+    if (cap.finalize && (await ensureFinalizer(deps.client, cap.for, obj, finalizer))) return; // back on its event
+    const observed = observedOf(owns.length ? sync.observe(obj) : []);
+    const obs: Observations = {
+      now: deps.clock.now(),
+      applied: [],
+      recreated: [],
+      deleted: [],
+      yielded: [],
+      childrenSynced: true,
+      childrenHeld: false,
+    };
+    const want = cap.desired(obj, observed);
+    if (want === undefined) obs.childrenHeld = true;
+    else await sync.sync(obj, want, obs, ctx);
+    const out = cap.status(obj, observed, obs);
+    const written = await deps.applier.status(cap.for, obj, out.status);
+    if (written && deps.log.isLevelEnabled('debug'))
+      ctx.log.debug({ generation: obj.metadata.generation }, 'status written');
+    if (out.event) deps.events.event(obj, out.event.type, out.event.reason, out.event.message);
+    if (out.terminal) throw new TerminalError(out.terminal);
+    if (out.requeueAfterMs) return { requeueAfterMs: out.requeueAfterMs };
+  };
+}
+
+/** A ControllerDef from a capability. */
+export function capabilityController<O extends KubeObject & { status?: unknown }>(cap: Capability<O>): ControllerDef {
   return {
     name: cap.name,
     for: cap.for,
-    owns,
+    owns: cap.owns ?? [],
     watches: cap.watches,
     // A finalizer is added and removed by patching the object itself.
     rbac: [
@@ -210,41 +264,6 @@ export function capabilityController<O extends KubeObject & { status?: unknown }
         : []),
     ],
     workers: cap.workers,
-    setup: (deps) => {
-      const sync = new ChildSync(deps, cap.for, owns);
-      const finalizer = cap.finalizer ?? DEFAULT_FINALIZER;
-      return async (req, ctx): Promise<Result | void> => {
-        const obj = deps.cache.get(req.namespace, req.name) as O | undefined;
-        if (!obj) return;
-        if (obj.metadata.deletionTimestamp) {
-          if (cap.finalize && hasFinalizer(obj, finalizer)) {
-            await cap.finalize(obj, ctx);
-            await removeFinalizer(deps.client, cap.for, obj, finalizer);
-          }
-          return;
-        }
-        if (cap.finalize && (await ensureFinalizer(deps.client, cap.for, obj, finalizer))) return; // back on its event
-        const observed = observedOf(owns.length ? sync.observe(obj) : []);
-        const obs: Observations = {
-          now: deps.clock.now(),
-          applied: [],
-          recreated: [],
-          deleted: [],
-          yielded: [],
-          childrenSynced: true,
-          childrenHeld: false,
-        };
-        const want = cap.desired(obj, observed);
-        if (want === undefined) obs.childrenHeld = true;
-        else await sync.sync(obj, want, obs, ctx);
-        const out = cap.status(obj, observed, obs);
-        const written = await deps.applier.status(cap.for, obj, out.status);
-        if (written && deps.log.isLevelEnabled('debug'))
-          ctx.log.debug({ generation: obj.metadata.generation }, 'status written');
-        if (out.event) deps.events.event(obj, out.event.type, out.event.reason, out.event.message);
-        if (out.terminal) throw new TerminalError(out.terminal);
-        if (out.requeueAfterMs) return { requeueAfterMs: out.requeueAfterMs };
-      };
-    },
+    setup: (deps) => seamReconciler(deps, cap),
   };
 }
