@@ -306,19 +306,29 @@ describe('capability seam', () => {
   });
 
   test('a controller with a watch added after start: its new informer starts, it reconciles existing and mapped keys', async () => {
+    let leaseWatch: Promise<void> | undefined;
     manager.add({
       name: 'late',
       for: ref,
       watches: [
         { resource: Resources.ServiceAccount, map: (sa) => [`${sa.metadata.namespace}/sa-${sa.metadata.name}`] },
       ],
-      setup: () => async (req) => {
+      setup: (deps) => async (req) => {
         lateSeen.push(req.name);
+        // A watch added from a running controller: its informer starts at once; the promise resolves on sync.
+        leaseWatch ??= deps.watch({
+          resource: Resources.Lease,
+          map: (l) => [`${l.metadata.namespace}/lease-${l.metadata.name}`],
+        });
+        await leaseWatch;
       },
     });
     await eventually('the existing owner reconciled by the late controller', async () => lateSeen.includes('a'));
     await client.create(Resources.ServiceAccount, { metadata: { name: 'robot', namespace: ns } });
     await eventually('the mapped key', async () => lateSeen.includes('sa-robot'));
+    await leaseWatch;
+    await client.create(Resources.Lease, { metadata: { name: 'l1', namespace: ns }, spec: {} } as KubeObject);
+    await eventually('the key mapped from the runtime watch', async () => lateSeen.includes('lease-l1'));
   });
 
   test('finalize runs on deletion and the finalizer is removed', async () => {
