@@ -75,6 +75,15 @@ async function baseline(client: KubeClient, owners: KubeObject[]): Promise<numbe
   return performance.now() - t0;
 }
 
+async function settle(client: KubeClient, ns: string, n: number): Promise<void> {
+  const t0 = performance.now();
+  const rs = { ...ownedKinds[2], plural: 'replicasets', kind: 'ReplicaSet' } as (typeof ownedKinds)[number];
+  while ((await client.list(rs, { namespace: ns, limit: 500 })).items.length < n) {
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  console.log(`  baseline's ReplicaSets all created ${((performance.now() - t0) / 1000).toFixed(1)}s after it ended`);
+}
+
 async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n: number) {
   const bundle = join(repoRoot, 'dist', 'bench', 'children-operator.mjs');
   const metricsPort = 20000 + Math.floor(Math.random() * 10000);
@@ -156,6 +165,9 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
   }
   const reconciles = sum(m, 'controller_runtime_reconcile_total', (k) => k.includes('controller="bench-children"'));
   const writes = sum(m, 'smartcloudops_kube_requests_total', (k) => /verb="(create|update|patch|delete)"/.test(k));
+  for (const [k, v] of m)
+    if (k.startsWith('smartcloudops_kube_requests_total{') && /verb="(create|update|patch|delete)"/.test(k))
+      console.log(`  ${k} ${v}`);
   return {
     wall: last - t0,
     work: last - first,
@@ -193,6 +205,8 @@ async function main(): Promise<void> {
   const owners = await populate(client, baseNs, n);
   await populate(client, opNs, n);
   const b = await baseline(client, owners);
+  // The control plane's reaction to the baseline (ReplicaSets, EndpointSlices) must not overlap the operator's run.
+  await settle(client, baseNs, n);
   const op = await operatorRun(client, kubeconfig, opNs, n);
   console.log(
     `N=${n} owners × 3 children: baseline ${(b / 1000).toFixed(2)}s | operator ${(op.wall / 1000).toFixed(2)}s from start ` +
