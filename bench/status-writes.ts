@@ -12,18 +12,17 @@
 // CR, GET/LIST requests per reconcile after the caches synced, and the operator's peak RSS (VmHWM).
 // Nothing here is asserted: the numbers are for humans and the closing notes.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readServicesEnv } from '../hack/cluster/env.js';
 import { repoRoot } from '../hack/cluster/config.js';
 import { resourceRefOf } from '../src/crds/kinds.js';
 import { ready } from '../src/controllers/scalingpolicy/controller.js';
 import { decideStatus } from '../src/controllers/status.js';
-import { isAlreadyExists, KubeClient, Resources, type KubeObject } from '../src/kube/index.js';
+import { KubeClient, type KubeObject } from '../src/kube/index.js';
 import { FIELD_MANAGER } from '../src/runtime/apply.js';
 import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
 import { installCrds } from '../test/support/crds.js';
-import { scrape as scrapeUrl } from '../test/support/prom.js';
+import { deleteNamespaceAndWait, freshNamespace, peakRssMiB, pool, readsOf, scrape, sum } from './common.js';
 
 const QPS = 1000;
 const BURST = 2000;
@@ -33,15 +32,6 @@ const ref = resourceRefOf('ScalingPolicy');
 interface CR extends KubeObject {
   spec: Record<string, unknown>;
   status?: { observedGeneration?: number };
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (i < items.length) await fn(items[i++] as T);
-    }),
-  );
 }
 
 function policy(ns: string, name: string): CR {
@@ -58,33 +48,6 @@ function policy(ns: string, name: string): CR {
       windows: [{ name: 'business-hours', schedule: '0 8 * * 1-5', duration: '10h', minReplicas: 5, maxReplicas: 20 }],
     },
   };
-}
-
-async function deleteNamespaceAndWait(client: KubeClient, name: string): Promise<void> {
-  try {
-    await client.delete(Resources.Namespace, undefined, name);
-    for (;;) {
-      await client.get(Resources.Namespace, undefined, name);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  } catch {
-    /* gone */
-  }
-}
-
-async function freshNamespace(client: KubeClient, name: string): Promise<void> {
-  await deleteNamespaceAndWait(client, name);
-  await client.create(Resources.Namespace, { metadata: { name } }).catch((e: unknown) => {
-    if (!isAlreadyExists(e)) throw e;
-  });
-  for (;;) {
-    try {
-      await client.get(Resources.ServiceAccount, name, 'default');
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 async function populate(client: KubeClient, ns: string, n: number): Promise<string[]> {
@@ -124,11 +87,6 @@ async function baseline(client: KubeClient, ns: string, names: string[]): Promis
   return performance.now() - t0;
 }
 
-const scrape = (port: number) => scrapeUrl(`http://127.0.0.1:${port}/metrics`);
-
-const sum = (m: Map<string, number>, name: string, match: (labels: string) => boolean = () => true) =>
-  [...m].filter(([k]) => k.startsWith(`${name}{`) && match(k)).reduce((s, [, v]) => s + v, 0);
-
 async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n: number) {
   const metricsPort = 20000 + Math.floor(Math.random() * 10000);
   const healthPort = metricsPort + 1;
@@ -153,8 +111,6 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
   );
   // Reads after the caches synced: sample the counters as soon as /readyz turns 200.
   let readsAtSync = -1;
-  const readsOf = (m: Map<string, number>) =>
-    sum(m, 'smartcloudops_kube_requests_total', (k) => k.includes('verb="get"') || k.includes('verb="list"'));
   void (async () => {
     for (;;) {
       try {
@@ -193,7 +149,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
   const last = performance.now();
   const wall = last - t0;
   const m = await scrape(metricsPort);
-  const hwmKb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1]);
+  const rssMiB = peakRssMiB(proc.pid as number);
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));
   const written = await client.list<CR>(ref, { namespace: ns, limit: 500 });
@@ -212,7 +168,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
     reconciles,
     writesPerCr: writes / n,
     readsPerReconcile: readsAtSync < 0 ? NaN : (readsOf(m) - readsAtSync) / reconciles,
-    rssMiB: hwmKb / 1024,
+    rssMiB,
   };
 }
 

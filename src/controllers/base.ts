@@ -1,12 +1,13 @@
 // The reconcile flow every kind starts from: read from the cache, validate (schema + semantic checks), write the
 // status contract only when it changed, one Warning Event when a spec becomes invalid, and no retry of an invalid
-// spec until its generation changes. The capability controllers build their behaviour on top of this.
+// spec until its generation changes. It is a user of the capability seam (runtime/children-capability.ts) with
+// no children yet (desired → []); the capability controllers build their behaviour on the same seam.
 import { PAUSE_ANNOTATION, Reason, type SpecSuspendReason } from '../crds/conditions.js';
 import { KINDS, resourceRefOf, type KindName } from '../crds/kinds.js';
 import { validateSpec, type FieldError } from '../crds/validate.js';
 import type { KubeObject } from '../kube/index.js';
 import type { Condition } from '../kube/types.js';
-import { TerminalError } from '../runtime/errors.js';
+import { seamReconciler } from '../runtime/children-capability.js';
 import type { ControllerDef, PolicyRule } from '../runtime/manager.js';
 import { decideStatus, type Readiness } from './status.js';
 import { ValidationMemo } from './validation.js';
@@ -40,28 +41,31 @@ export function specController<S>(k: KindController<S>, validate = validateSpec<
         if (errors.length === 0) errors.push(...k.semantic(obj, spec));
         return { errors, suspended: k.suspended?.(spec) };
       });
-      return async (req, ctx) => {
-        const obj = deps.cache.get(req.namespace, req.name) as CustomObject<S> | undefined;
-        if (!obj || obj.metadata.deletionTimestamp) return memo.forget(req.namespace, req.name);
-        const { errors, suspended } = memo.outcome(obj);
-        const decision = decideStatus({
-          kind: k.kind,
-          generation: obj.metadata.generation,
-          previous: obj.status,
-          errors,
-          paused: obj.metadata.annotations?.[PAUSE_ANNOTATION] === 'true',
-          suspended,
-          now: deps.clock.now(),
-          readiness: k.ready,
-        });
-        const written = await deps.applier.status(ref, obj, decision.status);
-        if (written && deps.log.isLevelEnabled('debug'))
-          ctx.log.debug({ generation: obj.metadata.generation }, 'status written');
-        if (decision.invalidEvent) {
-          deps.events.event(obj, 'Warning', Reason.InvalidSpec, decision.invalidEvent);
-          throw new TerminalError(`invalid spec: ${decision.invalidEvent}`);
-        }
-      };
+      // A user of the capability seam with no children yet (desired → []).
+      return seamReconciler<CustomObject<S>>(deps, {
+        for: ref,
+        desired: () => [],
+        forget: (namespace, name) => memo.forget(namespace, name),
+        status: (obj, _children, observations) => {
+          const { errors, suspended } = memo.outcome(obj);
+          const decision = decideStatus({
+            kind: k.kind,
+            generation: obj.metadata.generation,
+            previous: obj.status,
+            errors,
+            paused: obj.metadata.annotations?.[PAUSE_ANNOTATION] === 'true',
+            suspended,
+            now: observations.now,
+            readiness: k.ready,
+          });
+          if (!decision.invalidEvent) return { status: decision.status };
+          return {
+            status: decision.status,
+            event: { type: 'Warning', reason: Reason.InvalidSpec, message: decision.invalidEvent },
+            terminal: `invalid spec: ${decision.invalidEvent}`,
+          };
+        },
+      });
     },
   };
 }

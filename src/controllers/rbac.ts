@@ -1,5 +1,5 @@
 // RBAC derived from what the controllers declare (least privilege: no wildcards). Generated into config/rbac/.
-import type { PolicyRule } from '../runtime/manager.js';
+import type { ControllerDef, PolicyRule } from '../runtime/manager.js';
 import { controllerDefs } from './index.js';
 
 export const OPERATOR_NAME = 'smartcloudops-operator';
@@ -25,20 +25,28 @@ function merge(rules: PolicyRule[]): PolicyRule[] {
     });
 }
 
-export function operatorRules(): PolicyRule[] {
+export function operatorRules(defs: ControllerDef[] = controllerDefs()): PolicyRule[] {
   const rules: PolicyRule[] = [
     // Events on the watched objects (the recorder creates, and bumps counts with a merge patch).
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   ];
-  for (const d of controllerDefs()) {
+  for (const d of defs) {
     rules.push({ apiGroups: [d.for.group], resources: [d.for.plural], verbs: ['get', 'list', 'watch'] });
     rules.push({ apiGroups: [d.for.group], resources: [`${d.for.plural}/status`], verbs: ['get', 'patch', 'update'] });
     for (const o of d.owns ?? []) {
+      // Server-side apply is a patch (create when absent); prune and re-create delete.
       rules.push({
         apiGroups: [o.group],
         resources: [o.plural],
         verbs: ['create', 'delete', 'get', 'list', 'patch', 'watch'],
       });
+    }
+    if (d.owns?.length) {
+      // blockOwnerDeletion on a child needs update of the owner's finalizers (OwnerReferencesPermissionEnforcement).
+      rules.push({ apiGroups: [d.for.group], resources: [`${d.for.plural}/finalizers`], verbs: ['update'] });
+    }
+    for (const w of d.watches ?? []) {
+      rules.push({ apiGroups: [w.resource.group], resources: [w.resource.plural], verbs: ['get', 'list', 'watch'] });
     }
     rules.push(...(d.rbac ?? []));
   }

@@ -6,7 +6,9 @@
 // - watches ask for bookmarks and time out server-side after a random 5-10 minutes, like client-go's reflector;
 // - a staleness watchdog restarts a list or watch that has shown no sign of life for too long (half-open sockets);
 // - a periodic resync hands every cached object to the handlers again (level-triggered safety net);
-// - managedFields and the last-applied annotation are dropped before caching, to keep memory flat.
+// - managedFields and the last-applied annotation are dropped before caching, to keep memory flat; a `transform`
+//   (client-go's SetTransform) sees the object as the server sent it first, so it can keep a compact digest of
+//   managedFields (children.ts keeps our own field set), and a `labelSelector` scopes list and watch.
 // Handlers run synchronously and must only enqueue work.
 import { isGone, type KubeClient, type KubeObject, type ResourceRef } from '../kube/index.js';
 import { ReconnectBackoff } from './backoff.js';
@@ -41,7 +43,10 @@ export interface InformerOptions<T extends KubeObject> {
   /** Page size of the initial list. */
   pageSize?: number;
   backoff?: ReconnectBackoff;
-  /** Shrinks objects before they are cached (after managedFields are dropped). */
+  /**
+   * Shrinks objects before they are cached. It receives the object as the server sent it (managedFields
+   * included); managedFields and the last-applied annotation are then dropped from what it returns.
+   */
   transform?: (obj: T) => T;
   log: Logger;
   observer?: InformerObserver;
@@ -83,8 +88,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.name = `${r.plural}${r.group ? `.${r.group}` : ''}`;
   }
 
+  /** Adds handlers; as client-go's AddEventHandler, a handler added to a synced cache gets an add per object. */
   addHandlers(h: InformerHandlers<T>): void {
     this.handlers.push(h);
+    if (this.synced) for (const obj of this.cache.values()) h.add?.(obj);
   }
 
   hasSynced(): boolean {
@@ -260,7 +267,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  private clean(obj: T): T {
+  private clean(raw: T): T {
+    raw.apiVersion ??= this.opts.resource.group ? `${this.opts.resource.group}/${this.opts.resource.version}` : 'v1';
+    raw.kind ??= this.opts.resource.kind;
+    const obj = this.opts.transform ? this.opts.transform(raw) : raw;
     // Rebuild rather than `delete`: deleting a property turns a V8 object into a slower, larger dictionary.
     const { managedFields: _mf, ...metadata } = obj.metadata;
     if (metadata.annotations?.[LAST_APPLIED] !== undefined) {
@@ -268,9 +278,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       metadata.annotations = annotations;
     }
     obj.metadata = metadata;
-    obj.apiVersion ??= this.opts.resource.group ? `${this.opts.resource.group}/${this.opts.resource.version}` : 'v1';
-    obj.kind ??= this.opts.resource.kind;
-    return this.opts.transform ? this.opts.transform(obj) : obj;
+    return obj;
   }
 
   private upsert(obj: T): void {

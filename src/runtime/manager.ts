@@ -2,9 +2,16 @@
 // namespaces is watched), controllers fed by those informers, leader election, the health and metrics endpoints,
 // and an orderly shutdown. Caches start right away, also on a standby, so that a takeover finds them warm; only
 // the leader runs controllers.
+// Like controller-runtime's builder: `for` enqueues the object itself, `owns` enqueues a child's controlling owner
+// (handler.EnqueueRequestForOwner with OnlyControllerOwner, matched by ownerReference group + kind; the old and the
+// new owner on an update) from a child cache scoped by the managed-by label and shrunk by children.ts'
+// transform, and `watches` enqueues the keys a map function returns (handler.EnqueueRequestsFromMapFunc, old and
+// new object on an update). An informer requested after start starts at once; a controller added after start, or
+// a watch added from a running controller, waits for its caches to sync first (WaitForCacheSync).
 import http from 'node:http';
 import type { KubeClient, KubeObject, ResourceRef } from '../kube/index.js';
 import { Applier, FIELD_MANAGER } from './apply.js';
+import { childTransform, controllerOwnerKey, MANAGED_BY_SELECTOR, ownerKeysOnUpdate } from './children.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { Controller, type ReconcileFn } from './controller.js';
@@ -39,6 +46,9 @@ export class InformerSet<T extends KubeObject = KubeObject> {
   hasSynced(): boolean {
     return this.informers.every((i) => i.hasSynced());
   }
+  async waitForSync(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.waitForSync()));
+  }
   addHandlers(h: InformerHandlers<T>): void {
     for (const i of this.informers) i.addHandlers(h);
   }
@@ -56,16 +66,34 @@ export interface ControllerDeps {
   metrics: Metrics;
   /** The cache of the primary resource. */
   cache: InformerSet;
-  /** The cache of any resource the controller owns or declared in `watches`. */
+  /** The full cache of any resource (declared in `watches`, or requested now: it starts at once). */
   informer(ref: ResourceRef): InformerSet;
+  /** The scoped cache of an owned kind: only objects labelled managed-by us, shrunk by `childTransform`. */
+  children(ref: ResourceRef): InformerSet;
+  /** Adds a watch while running (its informer starts at once); resolves once its cache has synced. */
+  watch(w: WatchDef): Promise<void>;
+}
+
+/** A watch of any kind: `map` turns a watched object into the keys (namespace/name) of `for` objects to enqueue. */
+export interface WatchDef {
+  resource: ResourceRef;
+  map(obj: KubeObject): string[];
+  /** Scope the watch's cache (and its list/watch) by label. */
+  labelSelector?: string;
 }
 
 export interface ControllerDef {
   name: string;
   for: ResourceRef;
-  /** Child kinds: a change to a child enqueues its controlling owner of kind `for`. */
+  /**
+   * Child kinds (group + kind; version and plural locate the API): a change to a child enqueues its controlling
+   * owner of kind `for`. Their caches hold only children labelled `app.kubernetes.io/managed-by:
+   * smartcloudops-operator`.
+   */
   owns?: ResourceRef[];
-  /** RBAC beyond get/list/watch/patch of `for`, its status and the owned kinds. */
+  /** Other kinds to watch, each with a map function to the keys to enqueue. */
+  watches?: WatchDef[];
+  /** RBAC beyond get/list/watch/patch of `for`, its status, the owned and the watched kinds. */
   rbac?: PolicyRule[];
   workers?: number;
   setup(deps: ControllerDeps): ReconcileFn;
@@ -116,6 +144,7 @@ export class Manager {
   private stopping = false;
   private readonly clock: Clock;
   private lostLeadership?: () => void;
+  private started = false;
 
   constructor(private readonly o: ManagerOptions) {
     this.metrics = o.metrics;
@@ -131,8 +160,18 @@ export class Manager {
     });
   }
 
-  informer<T extends KubeObject = KubeObject>(ref: ResourceRef): InformerSet<T> {
-    const id = `${ref.group}/${ref.version}/${ref.plural}`;
+  /** The shared cache of `ref` (full objects); started at once when the manager already runs. */
+  informer<T extends KubeObject = KubeObject>(ref: ResourceRef, labelSelector?: string): InformerSet<T> {
+    return this.cacheOf<T>(ref, labelSelector, false);
+  }
+
+  /** The scoped child cache of an owned kind. */
+  children<T extends KubeObject = KubeObject>(ref: ResourceRef): InformerSet<T> {
+    return this.cacheOf<T>(ref, MANAGED_BY_SELECTOR, true);
+  }
+
+  private cacheOf<T extends KubeObject>(ref: ResourceRef, labelSelector: string | undefined, child: boolean) {
+    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${child ? '#children' : ''}`;
     let set = this.informers.get(id);
     if (!set) {
       const scopes = ref.namespaced && this.o.namespaces.length ? this.o.namespaces : [undefined];
@@ -143,6 +182,8 @@ export class Manager {
               client: this.o.client,
               resource: ref,
               namespace,
+              labelSelector,
+              transform: child ? childTransform : undefined,
               resyncMs: this.o.resyncMs,
               log: this.o.log,
               observer: this.metrics.informerObserver(),
@@ -150,6 +191,7 @@ export class Manager {
         ),
       );
       this.informers.set(id, set);
+      if (this.started) for (const i of set.informers) i.start();
     }
     return set as unknown as InformerSet<T>;
   }
@@ -166,6 +208,11 @@ export class Manager {
       metrics: this.metrics,
       cache,
       informer: (ref) => this.informer(ref),
+      children: (ref) => this.children(ref),
+      watch: (w) => {
+        const set = addWatch(w);
+        return set.waitForSync();
+      },
     };
     const controller = new Controller({
       name: def.name,
@@ -181,14 +228,34 @@ export class Manager {
       delete: (o) => q.add(objectKey(o)),
       resync: (o) => q.add(objectKey(o), 'low'),
     });
+    const sets = [cache];
     for (const child of def.owns ?? []) {
       const enqueueOwner = (o: KubeObject) => {
-        const ref = o.metadata.ownerReferences?.find((r) => r.controller && r.kind === def.for.kind);
-        if (ref && o.metadata.namespace) q.add(`${o.metadata.namespace}/${ref.name}`);
+        const key = controllerOwnerKey(o, def.for);
+        if (key) q.add(key);
       };
-      this.informer(child).addHandlers({ add: enqueueOwner, update: (_a, b) => enqueueOwner(b), delete: enqueueOwner });
+      const set = this.children(child);
+      sets.push(set);
+      set.addHandlers({
+        add: enqueueOwner,
+        update: (a, b) => ownerKeysOnUpdate(a, b, def.for).forEach((k) => q.add(k)),
+        delete: enqueueOwner,
+      });
     }
+    const addWatch = (w: WatchDef): InformerSet => {
+      const set = this.informer(w.resource, w.labelSelector);
+      const enqueue = (...objs: KubeObject[]) => new Set(objs.flatMap((o) => w.map(o))).forEach((k) => q.add(k));
+      set.addHandlers({ add: enqueue, update: (a, b) => enqueue(a, b), delete: enqueue });
+      return set;
+    };
+    for (const w of def.watches ?? []) sets.push(addWatch(w));
     this.controllers.push(controller);
+    // Added while leading: start once its own caches have synced.
+    if (this.leading) {
+      void Promise.all(sets.map((s) => s.waitForSync())).then(() => {
+        if (this.leading && !this.stopping) controller.start();
+      });
+    }
   }
 
   allSynced(): boolean {
@@ -199,6 +266,7 @@ export class Manager {
   async start(onLost: () => void): Promise<void> {
     this.lostLeadership = onLost;
     this.startServers();
+    this.started = true;
     for (const set of this.informers.values()) for (const i of set.informers) i.start();
     const le = this.o.leaderElection;
     this.metrics.leaderStatus.set({ name: le.name }, 0);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import { resourceRefOf } from '../../src/crds/kinds.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
 import { controllerRef } from '../../src/runtime/apply.js';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../../src/runtime/children.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { Manager } from '../../src/runtime/manager.js';
 import { Metrics } from '../../src/runtime/metrics.js';
@@ -74,7 +75,13 @@ describe('Manager', () => {
     expect(count(key)).toBe(1);
 
     await client.create(Resources.ConfigMap, {
-      metadata: { name: 'child', namespace: ns, ownerReferences: [controllerRef(owner, ref)] },
+      // Child caches hold only objects labelled managed-by us.
+      metadata: {
+        name: 'child',
+        namespace: ns,
+        labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
+        ownerReferences: [controllerRef(owner, ref)],
+      },
       data: { a: '1' },
     } as KubeObject);
     await eventually('the owner to be reconciled for its child', async () => count(key) === 2);
