@@ -1,7 +1,10 @@
 // The Manager wires the runtime together: one shared informer per watched resource (per namespace when a list of
 // namespaces is watched), controllers fed by those informers, leader election, the health and metrics endpoints,
 // and an orderly shutdown. Caches start right away, also on a standby, so that a takeover finds them warm; only
-// the leader runs controllers.
+// the leader runs controllers. Like controller-runtime's CacheSyncTimeout (2 min), caches that have not synced in
+// time are fatal: the process exits naming the informer and its last error instead of holding the Lease idle.
+// Shutdown (controller-runtime's GracefulShutdownTimeout) stops the workers first and releases the Lease only once
+// they have stopped: a standby must not start while our reconciles still write.
 import http from 'node:http';
 import type { KubeClient, KubeObject, ResourceRef } from '../kube/index.js';
 import { Applier, FIELD_MANAGER } from './apply.js';
@@ -10,7 +13,8 @@ import { systemClock } from './clock.js';
 import { Controller, type ReconcileFn } from './controller.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerHandlers } from './informer.js';
-import { LeaderElector, type LeaseConfig } from './leader.js';
+import type { Informer as InformerT } from './informer.js';
+import { LeaderElector, type LeaseClient, type LeaseConfig } from './leader.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -88,6 +92,30 @@ export interface ManagerOptions {
   clock?: Clock;
   resyncMs?: number;
   identity: string;
+  /** The leader elector's own client (own connection and rate limiter, no Retry-After retries); default `client`. */
+  leaderClient?: LeaseClient;
+  /** Caches not synced within this are fatal (controller-runtime's CacheSyncTimeout); default 2 min. */
+  cacheSyncTimeoutMs?: number;
+}
+
+/** Caches that did not sync in time, each with its resource, namespace and last list/watch error. */
+export class CacheSyncError extends Error {
+  constructor(
+    readonly timeoutMs: number,
+    readonly informers: InformerT[],
+  ) {
+    super(
+      `caches did not sync within ${timeoutMs / 1000}s: ` +
+        informers
+          .map(
+            (i) =>
+              `${i.resource.kind} (${i.name}) in ${i.namespace ? `namespace ${i.namespace}` : 'all namespaces'}: ` +
+              (i.lastError ? `last error: ${i.lastError.message}` : 'no error reported (still listing)'),
+          )
+          .join('; '),
+    );
+    this.name = 'CacheSyncError';
+  }
 }
 
 /** True when an update of a primary object needs a reconcile: not for status-only changes (our own writes). */
@@ -116,6 +144,8 @@ export class Manager {
   private stopping = false;
   private readonly clock: Clock;
   private lostLeadership?: () => void;
+  private synced?: Promise<void>;
+  private syncTimer?: NodeJS.Timeout;
 
   constructor(private readonly o: ManagerOptions) {
     this.metrics = o.metrics;
@@ -195,11 +225,21 @@ export class Manager {
     return [...this.informers.values()].every((s) => s.hasSynced());
   }
 
-  /** Starts caches, servers and (once leading) controllers. `onLost` runs when leadership is lost. */
-  async start(onLost: () => void): Promise<void> {
+  /**
+   * Starts caches, servers and (once leading) controllers. `onLost` runs when leadership is lost, `onFatal` when the
+   * caches did not sync within the cache-sync timeout (a CacheSyncError; by default it is thrown as unhandled).
+   */
+  async start(onLost: () => void, onFatal?: (err: Error) => void): Promise<void> {
     this.lostLeadership = onLost;
     this.startServers();
     for (const set of this.informers.values()) for (const i of set.informers) i.start();
+    this.synced = this.waitForCacheSync(this.o.cacheSyncTimeoutMs ?? 120_000);
+    this.synced.catch((err: Error) => {
+      if (this.stopping) return;
+      this.o.log.error({ err: err.message }, 'caches did not sync');
+      if (onFatal) onFatal(err);
+      else throw err;
+    });
     const le = this.o.leaderElection;
     this.metrics.leaderStatus.set({ name: le.name }, 0);
     if (!le.enabled) {
@@ -208,7 +248,7 @@ export class Manager {
     }
     this.elector = new LeaderElector({
       ...le,
-      client: this.o.client,
+      client: this.o.leaderClient ?? this.o.client,
       log: this.o.log,
       clock: this.clock,
       onStartedLeading: () => {
@@ -229,23 +269,72 @@ export class Manager {
   private async startControllers(): Promise<void> {
     if (this.stopping) return;
     // Reconcile from a complete cache only: a half-filled cache would look like deleted objects.
-    await Promise.all([...this.informers.values()].flatMap((s) => s.informers.map((i) => i.waitForSync())));
+    try {
+      await this.synced;
+    } catch {
+      return; // reported by start()
+    }
     if (this.stopping) return;
     this.leading = true;
     for (const c of this.controllers) c.start();
     this.o.log.info({ controllers: this.controllers.map((c) => c.name) }, 'controllers started');
   }
 
-  /** Graceful shutdown: finish reconciles in flight, release the Lease, stop watches and servers. */
-  async stop(graceMs = 8_000): Promise<void> {
+  private waitForCacheSync(timeoutMs: number): Promise<void> {
+    const all = [...this.informers.values()].flatMap((s) => s.informers);
+    return new Promise<void>((resolve, reject) => {
+      this.syncTimer = setTimeout(
+        () =>
+          reject(
+            new CacheSyncError(
+              timeoutMs,
+              all.filter((i) => !i.hasSynced()),
+            ),
+          ),
+        timeoutMs,
+      );
+      this.syncTimer.unref();
+      void Promise.all(all.map((i) => i.waitForSync())).then(() => {
+        clearTimeout(this.syncTimer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Graceful shutdown within `timeoutMs`: stop the workers (reconciles in flight may finish), then — only if they all
+   * stopped — release the Lease; then flush Events and stop watches and servers. Workers still running at the end
+   * of their share of the budget keep the Lease held: it expires after the process exits, never under live work.
+   */
+  async stop(timeoutMs = 8_000): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.controllers.map((c) => c.stop(graceMs)));
-    await this.elector?.release();
+    clearTimeout(this.syncTimer);
+    const deadline = performance.now() + timeoutMs;
+    const left = () => Math.max(0, deadline - performance.now());
+    // Keep a fifth of the budget (at most 5 s) for the release, Events and watches.
+    const graceMs = Math.max(0, timeoutMs - Math.min(5_000, timeoutMs / 5));
+    const stopped = await Promise.all(this.controllers.map((c) => c.stop(graceMs)));
+    if (stopped.every(Boolean)) {
+      await this.elector?.release(left());
+    } else if (this.elector) {
+      this.o.log.warn(
+        { graceMs },
+        'workers still running at the end of the grace period; not releasing the lease (it will expire)',
+      );
+      await this.elector.release(0, false);
+    }
     this.metrics.leaderStatus.set({ name: this.o.leaderElection.name }, 0);
     this.leading = false;
-    await this.events.flush();
-    await Promise.all([...this.informers.values()].flatMap((s) => s.informers.map((i) => i.stop())));
-    await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      (async () => {
+        await this.events.flush();
+        await Promise.all([...this.informers.values()].flatMap((s) => s.informers.map((i) => i.stop())));
+        await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+      })(),
+      new Promise((r) => (timer = setTimeout(r, left()))),
+    ]);
+    clearTimeout(timer);
   }
 
   private startServers(): void {
