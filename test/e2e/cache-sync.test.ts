@@ -4,10 +4,10 @@
 // - in-process, a Manager watching a resource the API server does not serve (404) reports the informer and the
 //   404 through onFatal, and its Lease is released by stop().
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { repoRoot } from '../../hack/cluster/config.js';
 import { operatorRules } from '../../src/controllers/rbac.js';
 import { Resources, resourcePath, type KubeClient, type KubeObject, type ResourceRef } from '../../src/kube/index.js';
 import { createLogger } from '../../src/runtime/logger.js';
@@ -96,7 +96,7 @@ describe('cache sync timeout', () => {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa },
       subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }],
     } as KubeObject);
-    const kubeconfig = join(repoRoot, '.test-results', `kubeconfig-${ns}`);
+    const kubeconfig = join(mkdtempSync(join(os.tmpdir(), 'sco-sa-')), 'kubeconfig');
     await serviceAccountKubeconfig(client, ns, sa, kubeconfig);
 
     const op = await OperatorProcess.start({
