@@ -13,7 +13,6 @@ import { systemClock } from './clock.js';
 import { Controller, type ReconcileFn } from './controller.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerHandlers } from './informer.js';
-import type { Informer as InformerT } from './informer.js';
 import { LeaderElector, type LeaseClient, type LeaseConfig } from './leader.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -102,7 +101,7 @@ export interface ManagerOptions {
 export class CacheSyncError extends Error {
   constructor(
     readonly timeoutMs: number,
-    readonly informers: InformerT[],
+    readonly informers: Informer[],
   ) {
     super(
       `caches did not sync within ${timeoutMs / 1000}s: ` +
@@ -283,16 +282,8 @@ export class Manager {
   private waitForCacheSync(timeoutMs: number): Promise<void> {
     const all = [...this.informers.values()].flatMap((s) => s.informers);
     return new Promise<void>((resolve, reject) => {
-      this.syncTimer = setTimeout(
-        () =>
-          reject(
-            new CacheSyncError(
-              timeoutMs,
-              all.filter((i) => !i.hasSynced()),
-            ),
-          ),
-        timeoutMs,
-      );
+      const unsynced = () => all.filter((i) => !i.hasSynced());
+      this.syncTimer = setTimeout(() => reject(new CacheSyncError(timeoutMs, unsynced())), timeoutMs);
       this.syncTimer.unref();
       void Promise.all(all.map((i) => i.waitForSync())).then(() => {
         clearTimeout(this.syncTimer);
