@@ -49,6 +49,16 @@ const FLAGS: Record<string, Flag> = {
   'kube-api-qps': { env: 'KUBE_API_QPS', default: '50', help: 'Client-side rate limit, requests per second' },
   'kube-api-burst': { env: 'KUBE_API_BURST', default: '100', help: 'Client-side rate limit burst' },
   'resync-period': { env: 'RESYNC_PERIOD', default: '10m', help: 'Periodic re-reconcile of every object' },
+  'shutdown-timeout': {
+    env: 'SHUTDOWN_TIMEOUT',
+    default: '20s',
+    help: 'Bound of the whole graceful shutdown (keep it below the pod terminationGracePeriodSeconds)',
+  },
+  'cache-sync-timeout': {
+    env: 'CACHE_SYNC_TIMEOUT',
+    default: '2m',
+    help: 'Exit non-zero when the caches have not synced within this',
+  },
 };
 
 export function usage(): string {
@@ -75,6 +85,8 @@ export interface Config {
   qps: number;
   burst: number;
   resyncMs: number;
+  shutdownTimeoutMs: number;
+  cacheSyncTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -154,6 +166,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     qps: int('kube-api-qps', 1, 10_000),
     burst: int('kube-api-burst', 1, 20_000),
     resyncMs: dur('resync-period'),
+    shutdownTimeoutMs: dur('shutdown-timeout'),
+    cacheSyncTimeoutMs: dur('cache-sync-timeout'),
   };
   if (!(cfg.leaseDurationMs > cfg.renewDeadlineMs && cfg.renewDeadlineMs > cfg.retryPeriodMs)) {
     throw new ConfigError(

@@ -55,6 +55,8 @@ export interface RequestOptions {
   verb: KubeVerb;
   /** Do not decode a successful response (the caller does not need it): less garbage on hot write paths. */
   discardBody?: boolean;
+  /** Aborts the request (and any Retry-After wait) when signalled, e.g. AbortSignal.timeout(ms). */
+  signal?: AbortSignal;
 }
 
 export interface ListOptions {
@@ -171,6 +173,7 @@ export class KubeClient {
 
   async request<T>(method: string, path: string, ro: RequestOptions): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      ro.signal?.throwIfAborted();
       const res = await this.once(method, path, ro);
       if (res.status >= 200 && res.status < 300) {
         return (res.body.length && !ro.discardBody ? JSON.parse(res.body) : undefined) as T;
@@ -183,7 +186,7 @@ export class KubeClient {
         retryAfter >= 0 &&
         attempt < this.opts.maxRetries
       ) {
-        await sleep(Math.min(retryAfter, 30) * 1000);
+        await sleep(Math.min(retryAfter, 30) * 1000, undefined, { signal: ro.signal });
         continue;
       }
       throw new KubeApiError(method, path, res.status, status);
@@ -221,7 +224,8 @@ export class KubeClient {
       });
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { method, headers, agent: this.agent, timeout: this.opts.timeoutMs }, (res) => {
+      const opts = { method, headers, agent: this.agent, timeout: this.opts.timeoutMs, signal: ro.signal };
+      const req = lib.request(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
