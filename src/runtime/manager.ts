@@ -3,7 +3,7 @@
 // and an orderly shutdown. Caches start right away, also on a standby, so that a takeover finds them warm; only
 // the leader runs controllers.
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import type { KubeClient, KubeObject, ResourceRef } from '../kube/index.js';
 import { Applier, FIELD_MANAGER } from './apply.js';
 import type { Clock } from './clock.js';
