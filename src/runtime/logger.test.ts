@@ -83,6 +83,9 @@ describe('logger', () => {
     expect(redactText(`GET https://s3/x?X-Amz-Signature=1&token=${canary}&a=b`)).toBe(
       'GET https://s3/x?X-Amz-Signature=1&token=[REDACTED]&a=b',
     );
+    expect(redactText(`env DB_PASSWORD=${canary} AWS_SECRET_ACCESS_KEY="${canary}" user=app`)).toBe(
+      'env DB_PASSWORD=[REDACTED] AWS_SECRET_ACCESS_KEY=[REDACTED] user=app',
+    );
     expect(redactText(`Authorization: Bearer ${canary}`)).toBe('Authorization: Bearer [REDACTED]');
     expect(redactText(`body {"kind":"x","password":"${canary}","n":1}`)).toBe(
       'body {"kind":"x","password":"[REDACTED]","n":1}',

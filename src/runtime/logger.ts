@@ -28,7 +28,10 @@ const STRING_RULES: [RegExp, string][] = [
   // URL userinfo: scheme://user:pass@host, scheme://token@host
   [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi, `$1${REDACTED}@`],
   // key=value pairs: libpq keyword strings, query strings, ODBC/ADO connection strings
-  [new RegExp(`\\b(${SECRET_WORDS})(\\s*=\\s*)("[^"]*"|'[^']*'|[^\\s&;,]+)`, 'gi'), `$1$2${REDACTED}`],
+  [
+    new RegExp(`\\b([\\w.-]*(?:${SECRET_WORDS})[\\w-]*)(\\s*=\\s*)("[^"]*"|'[^']*'|[^\\s&;,]+)`, 'gi'),
+    `$1$2${REDACTED}`,
+  ],
   // quoted JSON fields inside a string (a response body quoted in an error)
   [
     new RegExp(`("(?:[\\w-]*(?:${SECRET_WORDS}|authorization|cookie)[\\w-]*)"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi'),
