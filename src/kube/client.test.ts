@@ -191,6 +191,52 @@ describe('KubeClient', () => {
     expect(readFileSync(state, 'utf8')).toBe('2');
   });
 
+  test('a watch answered 401 makes the next attempt re-run the exec plugin', async () => {
+    const state = join(mkdtempSync(join(os.tmpdir(), 'sco-exec-')), 'runs');
+    process.env.SCO_EXEC_PLUGIN_STATE = state;
+    cleanup.push(() => void delete process.env.SCO_EXEC_PLUGIN_STATE);
+    const srv = await serve((req, res) => {
+      if (!/^Bearer exec-token-2@/.test(req.headers.authorization ?? '')) return json(res, 401, { code: 401 });
+      res.writeHead(200).end(JSON.stringify({ type: 'ADDED', object: cm('w') }) + '\n');
+    });
+    const dir = mkdtempSync(join(os.tmpdir(), 'sco-exec-'));
+    const yaml = readFileSync(join(testdata, 'exec.yaml'), 'utf8')
+      .replace('https://127.0.0.1:6443', srv.url)
+      .replace('./exec-plugin.mjs', join(testdata, 'exec-plugin.mjs'));
+    writeFileSync(join(dir, 'kubeconfig'), yaml);
+    const c = await client(join(dir, 'kubeconfig'));
+    await expect(c.watch(Resources.ConfigMap, {}, () => undefined).done).rejects.toMatchObject({ code: 401 });
+    const got: string[] = [];
+    await c.watch(Resources.ConfigMap, {}, (e) => got.push(e.object.metadata.name as string)).done;
+    expect(got).toEqual(['w']);
+    expect(srv.seen.map((s) => s.auth?.replace(/@.*/, ''))).toEqual(['Bearer exec-token-1', 'Bearer exec-token-2']);
+  });
+
+  test('new TLS material closes the old pools at once, watches included (client-go cert rotation)', async () => {
+    const srv = await serve((req, res) => {
+      if (new URL(req.url as string, 'http://x').searchParams.get('watch')) {
+        res.writeHead(200).write(JSON.stringify({ type: 'ADDED', object: cm('w') }) + '\n'); // and stays open
+      } else json(res, 200, cm('ok'));
+    });
+    const dir = mkdtempSync(join(os.tmpdir(), 'sco-tls-'));
+    writeFileSync(join(dir, 'client.crt'), 'cert-1');
+    writeFileSync(join(dir, 'client.key'), 'key-1');
+    const c = await client(
+      kubeconfig(srv.url, `{client-certificate: ${dir}/client.crt, client-key: ${dir}/client.key}`),
+    );
+    await c.get(Resources.ConfigMap, 'ns', 'ok');
+    const got: string[] = [];
+    const w = c.watch(Resources.ConfigMap, {}, (e) => got.push(e.object.metadata.name as string));
+    await until('the watch event', () => got.length === 1);
+    writeFileSync(join(dir, 'client.crt'), 'cert-2'); // the certificate was renewed on disk
+    await (c as unknown as { maybeRefresh(force: boolean): Promise<void> }).maybeRefresh(true);
+    expect(c.rotations).toBe(1);
+    await expect(w.done).rejects.toThrow(/cut off|socket hang up|aborted/);
+    await until('both old sockets closed', () => srv.seen.every((s) => srv.closed.has(s.socket)));
+    await c.get(Resources.ConfigMap, 'ns', 'ok');
+    expect(srv.closed.has(srv.seen.at(-1)?.socket as net.Socket)).toBe(false); // a new pool
+  });
+
   test('proxy-url: requests and watches go through an HTTP CONNECT proxy', async () => {
     const srv = await serve((req, res) => {
       if (new URL(req.url as string, 'http://x').searchParams.get('watch')) {

@@ -131,6 +131,8 @@ export class KubeClient {
     log?: ClientLog;
   };
   private refreshedAt = Date.now();
+  /** A watch got 401: the next request reloads with `force` (drops an exec plugin's cached token). */
+  private unauthorized = false;
   private refreshing?: Promise<void>;
   private warnedInsecure = false;
   /** How many times the credentials changed (and the pools were replaced); for tests and logs. */
@@ -223,6 +225,8 @@ export class KubeClient {
    */
   private async maybeRefresh(force = false): Promise<void> {
     if (this.refreshing) return this.refreshing;
+    force ||= this.unauthorized;
+    this.unauthorized = false;
     if (!force && Date.now() - this.refreshedAt < 60_000) return;
     this.refreshedAt = Date.now();
     this.refreshing = this.source
@@ -479,7 +483,7 @@ export class KubeClient {
         req = lib.request(url, { method: 'GET', headers, agent: this.watchAgent }, (res) => {
           if (res.statusCode !== 200) {
             // The caller re-watches; make that attempt reload the credentials first.
-            if (res.statusCode === 401) this.refreshedAt = 0;
+            if (res.statusCode === 401) this.unauthorized = true;
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('end', () => {

@@ -48,11 +48,11 @@ describe('kubeconfig', () => {
       const src = await credentialSource({ kubeconfig: fixture('exec.yaml'), env: {} });
       expect(src.describe).toContain('exec plugin');
       const first = await src.load();
-      expect(first.headers.authorization).toBe('Bearer exec-token-1@https://127.0.0.1:6443/');
+      expect(first.headers.authorization).toBe('Bearer exec-token-1@https://127.0.0.1:6443');
       expect(first.agentOptions.rejectUnauthorized).toBe(false);
-      expect((await src.load()).headers.authorization).toBe('Bearer exec-token-1@https://127.0.0.1:6443/');
+      expect((await src.load()).headers.authorization).toBe('Bearer exec-token-1@https://127.0.0.1:6443');
       expect((await src.load({ force: true })).headers.authorization).toBe(
-        'Bearer exec-token-2@https://127.0.0.1:6443/',
+        'Bearer exec-token-2@https://127.0.0.1:6443',
       );
     } finally {
       delete process.env.SCO_EXEC_PLUGIN_STATE;

@@ -229,7 +229,7 @@ function sourceFor(sel: SelectedConfig): CredentialSource {
   const describe =
     `kubeconfig ${[...new Set([sel.cluster.file, sel.user.file])].join(', ')} (context ${sel.context}` +
     `${u.exec ? ', exec plugin' : u['auth-provider'] ? `, auth-provider ${u['auth-provider'].name}` : ''})`;
-  const exec = u.exec ? new ExecAuthenticator(u.exec, sel.user.file, server) : undefined;
+  const exec = u.exec ? new ExecAuthenticator(u.exec, sel.user.file, c) : undefined;
   const authProvider = u['auth-provider'] ? clientNodeAuthProvider(u['auth-provider'], c.server) : undefined;
   return {
     describe,
@@ -408,7 +408,7 @@ class ExecAuthenticator {
   constructor(
     private readonly cfg: ExecConfig,
     private readonly file: string,
-    private readonly server: URL,
+    private readonly cluster: ClusterEntry,
   ) {
     if (cfg.interactiveMode === 'Always') {
       throw new Error(
@@ -433,7 +433,7 @@ class ExecAuthenticator {
       kind: 'ExecCredential',
       spec: {
         interactive: false,
-        ...(cfg.provideClusterInfo ? { cluster: { server: this.server.href } } : {}),
+        ...(cfg.provideClusterInfo ? { cluster: clusterInfo(this.cluster) } : {}),
       },
     };
     const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) };
@@ -475,6 +475,20 @@ class ExecAuthenticator {
       );
     });
   }
+}
+
+/** ExecCredential spec.cluster (client.authentication.k8s.io Cluster): what the plugin may need to know. */
+function clusterInfo(c: ClusterEntry): Record<string, unknown> {
+  const ca =
+    c['certificate-authority-data'] ??
+    (c['certificate-authority'] ? readFileSync(c['certificate-authority']).toString('base64') : undefined);
+  return {
+    server: c.server,
+    ...(c['tls-server-name'] ? { 'tls-server-name': c['tls-server-name'] } : {}),
+    ...(c['insecure-skip-tls-verify'] ? { 'insecure-skip-tls-verify': true } : {}),
+    ...(ca ? { 'certificate-authority-data': ca } : {}),
+    ...(c['proxy-url'] ? { 'proxy-url': c['proxy-url'] } : {}),
+  };
 }
 
 // ---- auth-provider through @kubernetes/client-node (loaded only here) ---------------------------------------------
