@@ -60,6 +60,7 @@ describe('logger', () => {
       url: `https://${canary}@git.example/repo.git`,
       tokenTTL: 0,
       generation: 3,
+      backup: { secretName: 'db-creds', passwordSecretRef: { name: 'db', key: 'password' } },
     };
     const out = JSON.stringify(redact(input));
     expect(out).not.toContain(canary);
@@ -72,6 +73,7 @@ describe('logger', () => {
       connectionString: 'host=db user=app password=[REDACTED] dbname=app',
       tokenTTL: 0,
       generation: 3,
+      backup: { secretName: 'db-creds', passwordSecretRef: { name: 'db', key: 'password' } },
     });
     expect(input.a.b.c.d.e.PASSWORD).toBe(canary); // the caller's object is not modified
   });

@@ -19,8 +19,12 @@ export const REDACTED = '[REDACTED]';
 const SECRET_KEY =
   /password|passwd|passphrase|^pwd$|token|secret|authorization|cookie|apikey|accesskey|privatekey|clientkeydata|^clientkey$|^data$|^stringdata$|sessionkey|signature/;
 
+/** References to secrets are not secrets: secretName, passwordSecretRef, tokenSecretNamespace. */
+const REFERENCE_KEY = /(name|ref|refs|namespace)$/;
+
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key.toLowerCase().replace(/[-_.]/g, ''));
+  const k = key.toLowerCase().replace(/[-_.]/g, '');
+  return SECRET_KEY.test(k) && !REFERENCE_KEY.test(k);
 }
 
 const SECRET_WORDS = 'password|passwd|pwd|passphrase|token|access_token|secret|api_key|apikey|sslpassword|sslkey';
