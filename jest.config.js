@@ -10,9 +10,6 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform,
   testEnvironment: 'node',
-  // etcd's data dir (.cluster/etcd/member/snap/*.snap) would otherwise count as obsolete snapshot files and fail the
-  // run once etcd has taken a snapshot (after 10,000 writes, e.g. a benchmark).
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.cluster/'],
 };
 export default {
   projects: [
