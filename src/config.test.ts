@@ -40,6 +40,11 @@ describe('parseConfig', () => {
     expect(() => parseConfig(argv, {})).toThrow(ConfigError);
     expect(() => parseConfig(argv, {})).toThrow(msg);
   });
+  test('--context (KUBE_CONTEXT) selects a kubeconfig context; unset means current-context', () => {
+    expect(parseConfig(['--context=kind-a'], { KUBE_CONTEXT: 'kind-b' })).toMatchObject({ context: 'kind-a' });
+    expect(parseConfig([], { KUBE_CONTEXT: 'kind-b' })).toMatchObject({ context: 'kind-b' });
+    expect((parseConfig([], {}) as { context?: string }).context).toBeUndefined();
+  });
   test('unknown flags are rejected', () => {
     expect(() => parseConfig(['--nope'], {})).toThrow(/Unknown option '--nope'/);
   });

@@ -13,7 +13,12 @@ interface Flag {
 }
 
 const FLAGS: Record<string, Flag> = {
-  kubeconfig: { env: 'KUBECONFIG', default: '', help: 'Path to a kubeconfig; in-cluster config when empty' },
+  kubeconfig: {
+    env: 'KUBECONFIG',
+    default: '',
+    help: "Kubeconfig path(s), ':'-separated and merged as kubectl does; in-cluster config when empty",
+  },
+  context: { env: 'KUBE_CONTEXT', default: '', help: 'Kubeconfig context to use instead of current-context' },
   namespaces: { env: 'WATCH_NAMESPACES', default: '', help: 'Comma-separated namespaces to watch; all when empty' },
   'leader-elect': { env: 'LEADER_ELECT', default: 'true', help: 'Elect a leader through a Lease (true|false)' },
   'leader-elect-namespace': {
@@ -70,6 +75,7 @@ export function usage(): string {
 
 export interface Config {
   kubeconfig?: string;
+  context?: string;
   namespaces: string[];
   leaderElect: boolean;
   leaseNamespace: string;
@@ -151,6 +157,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   }
   const cfg: Config = {
     kubeconfig: get('kubeconfig') || undefined,
+    context: get('context') || undefined,
     namespaces,
     leaderElect: bool('leader-elect'),
     leaseNamespace: get('leader-elect-namespace'),

@@ -24,6 +24,8 @@ async function main(): Promise<void> {
   const metrics = new Metrics();
   const client = await KubeClient.create({
     kubeconfig: cfg.kubeconfig,
+    context: cfg.context,
+    log,
     qps: cfg.qps,
     burst: cfg.burst,
     observer: metrics.clientObserver(),

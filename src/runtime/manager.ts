@@ -13,6 +13,7 @@
 // Shutdown (controller-runtime's GracefulShutdownTimeout) stops the workers first and releases the Lease only once
 // they have stopped: a standby must not start while our reconciles still write.
 import http from 'node:http';
+import type net from 'node:net';
 import type { KubeClient, KubeObject, ResourceRef } from '../kube/index.js';
 import { Applier, FIELD_MANAGER } from './apply.js';
 import { childTransform, controllerOwnerKey, MANAGED_BY_SELECTOR, ownerKeysOnUpdate } from './children.js';
@@ -168,6 +169,10 @@ export class Manager {
   private readonly controllers: Controller[] = [];
   private elector?: LeaderElector;
   private servers: http.Server[] = [];
+  private readonly bound: {
+    health?: Promise<net.AddressInfo | undefined>;
+    metrics?: Promise<net.AddressInfo | undefined>;
+  } = {};
   private leading = false;
   private stopping = false;
   private readonly clock: Clock;
@@ -288,6 +293,11 @@ export class Manager {
     }
   }
 
+  /** Where the health and metrics servers listen, once they do (undefined: disabled or failed). */
+  async addresses(): Promise<{ health?: net.AddressInfo; metrics?: net.AddressInfo }> {
+    return { health: await this.bound.health, metrics: await this.bound.metrics };
+  }
+
   allSynced(): boolean {
     return [...this.informers.values()].every((s) => s.hasSynced());
   }
@@ -398,15 +408,23 @@ export class Manager {
   }
 
   private startServers(): void {
-    const listen = (addr: string | undefined, handler: http.RequestListener) => {
+    const listen = (which: 'health' | 'metrics', addr: string | undefined, handler: http.RequestListener) => {
       if (!addr || addr === '0') return;
       const { host, port } = parseAddr(addr);
       const srv = http.createServer(handler);
-      srv.on('error', (err) => this.o.log.error({ err: err.message, addr }, 'server error'));
-      srv.listen(port, host);
       this.servers.push(srv);
+      this.bound[which] = listenDualStack(srv, host, port).then(
+        (a) => {
+          srv.on('error', (err) => this.o.log.error({ err: err.message, addr }, 'server error'));
+          return a;
+        },
+        (err: Error) => {
+          this.o.log.error({ err: err.message, addr }, `cannot listen for ${which}`);
+          return undefined;
+        },
+      );
     };
-    listen(this.o.healthAddr, (req, res) => {
+    listen('health', this.o.healthAddr, (req, res) => {
       if (req.url === '/healthz' || req.url === '/livez') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       } else if (req.url === '/readyz') {
@@ -416,7 +434,7 @@ export class Manager {
         res.writeHead(404).end();
       }
     });
-    listen(this.o.metricsAddr, (req, res) => {
+    listen('metrics', this.o.metricsAddr, (req, res) => {
       if (req.url !== '/metrics') return void res.writeHead(404).end();
       this.metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body),
@@ -426,11 +444,43 @@ export class Manager {
   }
 }
 
+/** `host:port`, `[v6]:port` or `:port`; an empty host means every address (see listenDualStack). */
 export function parseAddr(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
-  const host = i > 0 ? addr.slice(0, i).replace(/^\[|\]$/g, '') : '0.0.0.0';
+  const host = i > 0 ? addr.slice(0, i).replace(/^\[|\]$/g, '') : '';
   const port = Number(addr.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
+  if (i < 0 || addr.slice(i + 1) === '' || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid address "${addr}" (want host:port or :port)`);
-  return { host: host || '0.0.0.0', port };
+  return { host, port };
+}
+
+const IPV6_UNAVAILABLE = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
+
+/**
+ * Listens on host:port. An empty host (`:8080`, as controller-runtime's bind addresses) or `::` means every address:
+ * `::` with IPv4 mapped (dual-stack, so the port answers on IPv6-only and IPv4 clusters alike), falling back to
+ * 0.0.0.0 only when the kernel has no IPv6. An explicit address (0.0.0.0, 127.0.0.1, ::1) is used as given.
+ */
+export async function listenDualStack(srv: net.Server, host: string, port: number): Promise<net.AddressInfo> {
+  const attempt = (o: net.ListenOptions) =>
+    new Promise<net.AddressInfo>((resolve, reject) => {
+      const onError = (err: Error) => {
+        srv.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = () => {
+        srv.off('error', onError);
+        resolve(srv.address() as net.AddressInfo);
+      };
+      srv.once('error', onError);
+      srv.once('listening', onListening);
+      srv.listen(o);
+    });
+  if (host !== '' && host !== '::') return attempt({ host, port });
+  try {
+    return await attempt({ host: '::', port, ipv6Only: false });
+  } catch (err) {
+    if (!IPV6_UNAVAILABLE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    return attempt({ host: '0.0.0.0', port });
+  }
 }
