@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import {
+  cachingCronFactory,
   clampBounds,
   cronSteps,
   evaluateWindow,
@@ -189,6 +190,45 @@ describe('one window', () => {
       expect(s.steps).toBe(0);
     }
   });
+  test('the backwards step agrees with a forwards enumeration across DST weeks in five zones', () => {
+    // The latest start ≤ now found by one backwards cron step must be the last of the starts enumerated forwards
+    // (24h windows: the current occurrence is the latest start of the last 24h).
+    const patterns = ['0 8 * * 1-5', '30 2 * * *', '30 1 * * *', '*/20 * * * *', '0 8 1 * 1', '30 0-4 * * *'];
+    const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe'];
+    const days = ['2026-03-08T00:00:00Z', '2026-03-29T00:00:00Z', '2026-10-25T00:00:00Z', '2026-11-01T00:00:00Z'];
+    const cronFor = cachingCronFactory();
+    let compared = 0;
+    const mismatches: string[] = [];
+    for (const p of patterns) {
+      for (const tz of zones) {
+        const c = cronSteps(p, tz);
+        for (const day of days) {
+          const from = Date.parse(day) - 25 * 3_600_000;
+          const starts: number[] = [];
+          for (let t = c.earliestAfter(from); t !== undefined && t < Date.parse(day) + 2 * 24 * 3_600_000;) {
+            starts.push(t);
+            t = c.earliestAfter(t);
+          }
+          // Every 97 minutes over two days, plus the first starts themselves and the instant just before each.
+          const samples = [
+            ...Array.from({ length: 30 }, (_, i) => Date.parse(day) + i * 97 * 60_000),
+            ...starts
+              .filter((t) => t >= Date.parse(day))
+              .slice(0, 12)
+              .flatMap((t) => [t, t - 1]),
+          ];
+          for (const now of samples) {
+            const expected = starts.filter((t) => t <= now && t + 24 * 3_600_000 > now).pop();
+            const got = evaluateWindow(win('w', p, '24h', tz), 0, new Date(now), cronFor).occurrence?.start.getTime();
+            if (got !== expected) mismatches.push(`${p} ${tz} ${new Date(now).toISOString()}: ${got} != ${expected}`);
+            compared++;
+          }
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect(compared).toBeGreaterThan(4000);
+  });
 });
 
 describe('several windows', () => {
@@ -293,6 +333,34 @@ describe('several windows', () => {
     expect(s.steps).toBe(MAX_STEPS_PER_WINDOW);
     expect(occ(s)).toEqual(['2026-06-01T12:00:00.000Z', '2026-06-08T12:00:00.000Z']);
     expect(iso(s.nextTransition)).toBe('2026-06-01T12:01:00.000Z');
+  });
+});
+
+describe('compiled schedules', () => {
+  test('the caching factory compiles each (schedule, zone) once, caches errors, drops the oldest when full', () => {
+    const made: string[] = [];
+    const make = (schedule: string, tz: string | undefined): CronSteps => {
+      made.push(`${tz ?? 'UTC'}|${schedule}`);
+      return cronSteps(schedule, tz);
+    };
+    const f = cachingCronFactory(2, make);
+    const a = f('0 8 * * *', 'Europe/Berlin');
+    expect(f('0 8 * * *', 'Europe/Berlin')).toBe(a);
+    expect(f('0 8 * * *', undefined)).not.toBe(a);
+    expect(() => f('0 8 * * *', 'Mars/Olympus')).toThrow('unknown time zone "Mars/Olympus"');
+    expect(made).toEqual(['Europe/Berlin|0 8 * * *', 'UTC|0 8 * * *', 'Mars/Olympus|0 8 * * *']);
+    // Capacity 2: Berlin (the oldest) was dropped when Mars came in; the cached error is not recompiled.
+    expect(() => f('0 8 * * *', 'Mars/Olympus')).toThrow('unknown time zone');
+    f('0 8 * * *', 'Europe/Berlin');
+    expect(made).toHaveLength(4);
+  });
+
+  test('evaluations through the cache equal evaluations without it', () => {
+    const f = cachingCronFactory();
+    const w = win('d', '0 8 * * *', '10h', 'America/New_York');
+    for (const iso of ['2026-11-01T05:00:00Z', '2026-11-01T14:00:00Z', '2026-11-02T02:00:00Z']) {
+      expect(evaluateWindow(w, 0, at(iso), f)).toEqual(evaluateWindow(w, 0, at(iso)));
+    }
   });
 });
 

@@ -93,8 +93,23 @@ export interface CronSteps {
   earliestAfter(at: number): number | undefined;
 }
 
-/** croner with the options the controller validates with (src/crds/validate.ts checkCron). Throws on a bad pattern. */
+export type CronFactory = (schedule: string, timeZone: string | undefined) => CronSteps;
+
+/** A time zone Intl does not know. */
+export class UnknownTimeZoneError extends Error {}
+
+/**
+ * croner with the options the controller validates with (src/crds/validate.ts checkCron). Throws on a bad pattern,
+ * and UnknownTimeZoneError on a time zone Intl does not know.
+ */
 export function cronSteps(schedule: string, timeZone: string | undefined): CronSteps {
+  if (timeZone) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone });
+    } catch {
+      throw new UnknownTimeZoneError(`unknown time zone "${timeZone}"`);
+    }
+  }
   const cron = new Cron(schedule.trim(), {
     paused: true,
     legacyMode: true,
@@ -103,46 +118,55 @@ export function cronSteps(schedule: string, timeZone: string | undefined): CronS
   return {
     latestAtOrBefore(at) {
       // previousRuns is strictly before its reference and drops milliseconds; starts fall on whole seconds, so the
-      // latest start ≤ at is the latest one before the next whole second.
+      // latest start <= at is the latest one before the next whole second.
       const ref = Math.floor(at / 1000) * 1000 + 1000;
       const run = cron.previousRuns(1, new Date(ref))[0];
       return run ? run.getTime() : undefined;
     },
     earliestAfter(at) {
-      // nextRun is strictly after its reference (milliseconds dropped): a start at floor(at) ≤ at is excluded.
+      // nextRun is strictly after its reference (milliseconds dropped): a start at floor(at) <= at is excluded.
       const run = cron.nextRun(new Date(at));
       return run ? run.getTime() : undefined;
     },
   };
 }
 
-function validTimeZone(tz: string | undefined): boolean {
-  if (!tz) return true;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * A CronFactory that keeps up to maxEntries compiled schedules (and their errors), oldest dropped first. Compiling a
+ * schedule with a time zone costs a few milliseconds, several times one cron step; the controller owns one of these
+ * (no module-level cache) and passes it to evaluateWindows on every reconcile.
+ */
+export function cachingCronFactory(maxEntries = 1024, make: CronFactory = cronSteps): CronFactory {
+  const cache = new Map<string, CronSteps | Error>();
+  return (schedule, timeZone) => {
+    const key = `${timeZone ?? ''} ${schedule}`;
+    let entry = cache.get(key);
+    if (entry === undefined) {
+      try {
+        entry = make(schedule, timeZone);
+      } catch (err) {
+        entry = err instanceof Error ? err : new Error(String(err));
+      }
+      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+      cache.set(key, entry);
+    }
+    if (entry instanceof Error) throw entry;
+    return entry;
+  };
 }
 
 /** The state of one window at `now`. */
-export function evaluateWindow(
-  w: WindowSpec,
-  index: number,
-  now: Date,
-  cronFor: (schedule: string, tz: string | undefined) => CronSteps = cronSteps,
-): WindowState {
+export function evaluateWindow(w: WindowSpec, index: number, now: Date, cronFor: CronFactory = cronSteps): WindowState {
   const base = { name: w.name, index, active: false, steps: 0 };
   const durationMs = parseDuration(w.duration);
   if (durationMs === undefined || durationMs <= 0 || durationMs > MAX_WINDOW_MS) {
     return { ...base, error: `duration "${w.duration}" must be a positive duration of at most 168h` };
   }
-  if (!validTimeZone(w.timeZone)) return { ...base, error: `unknown time zone "${w.timeZone}"` };
   let cron: CronSteps;
   try {
     cron = cronFor(w.schedule, w.timeZone);
   } catch (err) {
+    if (err instanceof UnknownTimeZoneError) return { ...base, error: err.message };
     return { ...base, error: `invalid cron expression "${w.schedule}": ${(err as Error).message}` };
   }
   const t = now.getTime();
@@ -176,7 +200,7 @@ export function evaluateWindows(
   windows: readonly WindowSpec[] | undefined,
   base: Bounds,
   now: Date,
-  cronFor?: (schedule: string, tz: string | undefined) => CronSteps,
+  cronFor?: CronFactory,
 ): WindowsEvaluation {
   const states = (windows ?? []).map((w, i) => evaluateWindow(w, i, now, cronFor));
   const open = states.filter((s) => s.active);
