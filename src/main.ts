@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   const leaderClient = cfg.leaderElect
     ? await KubeClient.create({
         kubeconfig: cfg.kubeconfig,
+        context: cfg.context,
+        log,
         qps: 5,
         burst: 10,
         maxRetries: 0,
