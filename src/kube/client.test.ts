@@ -356,6 +356,16 @@ describe('KubeClient', () => {
       expect(tunnels).toEqual([{ target: srv.url.replace('https://', ''), auth: undefined }]);
     });
 
+    test('an https:// proxy is verified with the cluster CA', async () => {
+      const srv = await tlsServer();
+      const { tunnels, proxyUrl } = await connectProxy(undefined, { cert: pki.serverCert, key: pki.serverKey });
+      expect(proxyUrl).toMatch(/^https:/);
+      const c = await client(kindKubeconfig(srv.url, `\n      proxy-url: ${proxyUrl}`));
+      expect((await c.get(Resources.ConfigMap, 'ns', 'x')).metadata.name).toBe('tls');
+      expect(tunnels).toHaveLength(1);
+      expect(srv.subjects).toEqual(['kind-admin']);
+    });
+
     test('a server certificate from another CA is refused', async () => {
       const srv = await tlsServer();
       const file = kindKubeconfig(srv.url);
@@ -388,9 +398,10 @@ describe('KubeClient', () => {
 });
 
 /** A local HTTP CONNECT proxy that records the tunnels it opens. */
-async function connectProxy(userinfo?: string) {
+async function connectProxy(userinfo?: string, tls?: { cert: string; key: string }) {
   const tunnels: { target: string; auth?: string }[] = [];
-  const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+  const refuse = (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(405).end();
+  const proxy = tls ? https.createServer(tls, refuse) : http.createServer(refuse);
   proxy.on('connect', (req: http.IncomingMessage, clientSocket: net.Socket, head: Buffer) => {
     tunnels.push({ target: req.url as string, auth: req.headers['proxy-authorization'] });
     const [host, port] = (req.url as string).split(':');
@@ -406,7 +417,7 @@ async function connectProxy(userinfo?: string) {
   cleanup.push(() => new Promise((r) => proxy.close(() => r())));
   proxy.on('connection', (s: net.Socket) => cleanup.push(() => void s.destroy()));
   const port = (proxy.address() as net.AddressInfo).port;
-  return { tunnels, proxyUrl: `http://${userinfo ? `${userinfo}@` : ''}127.0.0.1:${port}` };
+  return { tunnels, proxyUrl: `${tls ? 'https' : 'http'}://${userinfo ? `${userinfo}@` : ''}127.0.0.1:${port}` };
 }
 
 async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {

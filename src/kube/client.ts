@@ -196,7 +196,8 @@ export class KubeClient {
     if (!proxy) return tlsTarget ? new https.Agent(options) : new http.Agent(options);
     // proxy-url: open a CONNECT tunnel, then speak TLS (or plain HTTP) to the API server through it.
     const tunnel = (o: https.RequestOptions, cb: (err: Error | null, s?: net.Socket) => void) => {
-      connectTunnel(proxy, o.host ?? this.server.hostname, Number(o.port ?? this.server.port), this.opts.timeoutMs)
+      const target = { host: o.host ?? this.server.hostname, port: Number(o.port ?? this.server.port) };
+      connectTunnel(proxy, target, this.opts.timeoutMs, this.creds.agentOptions)
         .then((socket) => {
           if (!tlsTarget) return cb(null, socket);
           const secure = tls.connect({
@@ -565,8 +566,16 @@ function retire(agent: http.Agent): void {
   for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
 }
 
-/** Opens an HTTP CONNECT tunnel through `proxy` to host:port. */
-function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+/**
+ * Opens an HTTP CONNECT tunnel through `proxy` to host:port. An https:// proxy is verified with the cluster's CA
+ * settings, as Go's transport does with its TLS config.
+ */
+function connectTunnel(
+  proxy: URL,
+  { host, port }: { host: string; port: number },
+  timeoutMs: number,
+  tlsOptions: https.AgentOptions,
+): Promise<net.Socket> {
   const lib = proxy.protocol === 'https:' ? https : http;
   const target = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
   const headers: Record<string, string> = { host: target };
@@ -583,6 +592,7 @@ function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number
       headers,
       agent: false,
       timeout: timeoutMs,
+      ...(proxy.protocol === 'https:' ? { ca: tlsOptions.ca, rejectUnauthorized: tlsOptions.rejectUnauthorized } : {}),
     });
     req.once('connect', (res, socket) => {
       if (res.statusCode === 200) return resolve(socket);

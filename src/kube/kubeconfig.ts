@@ -12,8 +12,9 @@
 // - Validation as clientcmd/validation.go: one authentication method per user (token or basic auth), exec and
 //   auth-provider not together, a CA file with insecure-skip-tls-verify is refused, booleans must be YAML booleans
 //   (`insecure-skip-tls-verify: "false"` is a string and refused, naming the field), a bad server URL names it.
-// - proxy-url (http:// or https://) is honoured: requests are tunnelled through the proxy with HTTP CONNECT; other
-//   schemes (socks5) are refused with an error naming the field. $HTTPS_PROXY is not read.
+// - proxy-url (http:// or https://, verified with the cluster CA) is honoured: requests are tunnelled through the
+//   proxy with HTTP CONNECT; other schemes (socks5) are refused with an error naming the field. $HTTPS_PROXY is not
+//   read.
 // - Impersonation (`as`, `as-uid`, `as-groups`, `as-user-extra`) is refused: the operator acts as its own identity.
 //
 // What is native and what goes through @kubernetes/client-node: everything is native — in-cluster service account
