@@ -10,10 +10,11 @@
 // As in controller-runtime, a finalizer is added only when `finalize` is defined and removed once it succeeded
 // (controllerutil.AddFinalizer/RemoveFinalizer); a write the cache has not seen yet is not repeated (the
 // ReplicaSet controller's "expectations"): an applied child is skipped until its cached resourceVersion moves,
-// a deleted one until it leaves the cache, for at most 30 s.
+// a deleted one until it leaves the cache, for at most 30 s; the same status is not written again while the cache
+// still holds the resourceVersion it was written over.
 import { apiVersionOf, isNotFound, KubeApiError, type KubeObject, type ResourceRef } from '../kube/index.js';
 import { controllerRef } from './apply.js';
-import { childObject, isControlledChild, planChild, selectPrunable, type CachedChild } from './children.js';
+import { childObject, hashOf, isControlledChild, planChild, selectPrunable, type CachedChild } from './children.js';
 import type { ReconcileContext, ReconcileFn, Result } from './controller.js';
 import { TerminalError } from './errors.js';
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
@@ -214,9 +215,15 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }>(
   const owns = cap.owns ?? [];
   const sync = new ChildSync(deps, cap.for, owns);
   const finalizer = cap.finalizer ?? DEFAULT_FINALIZER;
+  // The status last written per object and the resourceVersion it was written over: while the cache still holds
+  // that version, the same status is not written again (a child event can reconcile before our write is seen).
+  const statusWritten = new Map<string, { rv: string | undefined; hash: string }>();
   return async (req, ctx): Promise<Result | void> => {
     const obj = deps.cache.get(req.namespace, req.name) as O | undefined;
-    if (!obj || obj.metadata.deletionTimestamp) cap.forget?.(req.namespace, req.name);
+    if (!obj || obj.metadata.deletionTimestamp) {
+      cap.forget?.(req.namespace, req.name);
+      statusWritten.delete(req.key);
+    }
     if (!obj) return;
     if (obj.metadata.deletionTimestamp) {
       if (cap.finalize && hasFinalizer(obj, finalizer)) {
@@ -240,7 +247,12 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }>(
     if (want === undefined) obs.childrenHeld = true;
     else await sync.sync(obj, want, obs, ctx);
     const out = cap.status(obj, observed, obs);
-    const written = await deps.applier.status(cap.for, obj, out.status);
+    const hash = hashOf(out.status);
+    const last = statusWritten.get(req.key);
+    const seen = last && last.rv === obj.metadata.resourceVersion && last.hash === hash;
+    const written = !seen && (await deps.applier.status(cap.for, obj, out.status));
+    if (written) statusWritten.set(req.key, { rv: obj.metadata.resourceVersion, hash });
+    else if (!seen) statusWritten.delete(req.key);
     if (written && deps.log.isLevelEnabled('debug'))
       ctx.log.debug({ generation: obj.metadata.generation }, 'status written');
     if (out.event) deps.events.event(obj, out.event.type, out.event.reason, out.event.message);
