@@ -1,12 +1,12 @@
-// backup: pg_dump → (gzip) → sha256 → S3 multipart upload, one stream with no temporary file, then read-back checks,
-// then the manifest. Pipefail semantics: the upload cannot complete before pg_dump's exit status and the dump's
-// completeness are known — the stage right after pg_dump holds the end of the stream until then, and a failure
-// there errors the stream, which makes lib-storage abort the multipart upload instead of completing it. Any stage
-// failing (pg_dump, gzip, the upload, the read-back) tears down every other stage, kills pg_dump, and ends the run
-// with a specific reason and no manifest.
+// backup: pg_dump → (gzip) → sha256 → S3 multipart upload (upload.ts), one stream with no temporary file, then
+// read-back checks, then the manifest. Pipefail semantics: the upload cannot complete before pg_dump's exit status
+// and the dump's completeness are known — the stage right after pg_dump holds the end of the stream until then, and
+// a failure there errors the stream, which makes the uploader abort the multipart upload instead of completing it.
+// Any stage failing (pg_dump, gzip, the upload, the read-back) tears down every other stage, kills pg_dump, and ends
+// the run with a specific reason and no manifest.
 //
-// Memory is bounded by the stream buffers plus lib-storage's part buffers (partSize × queueSize), whatever the size
-// of the database.
+// Memory is bounded by the stream buffers plus the uploader's part buffers (partSize × (queueSize + 1)), whatever
+// the size of the database; memory.ts keeps dead stream chunks from piling up between garbage collections.
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -15,16 +15,18 @@ import { CustomArchiveWalker, PlainDumpTail } from './archive.js';
 import type { AgentContext } from './context.js';
 import { AgentFailure } from './errors.js';
 import {
+  checkBucket,
+  createS3Client,
+  deleteQuietly,
+  encryptionParams,
   getStream,
   headSize,
   putText,
   s3Failure,
-  startUpload,
-  createS3Client,
-  checkBucket,
-  deleteQuietly,
 } from './s3.js';
+import { PooledUpload } from './upload.js';
 import { HashCounter, inspectStream } from './inspect.js';
+import { GcPacer } from './memory.js';
 import { backupKeys } from './layout.js';
 import { MANIFEST_API_VERSION, MANIFEST_KIND, serializeManifest, type Manifest } from './manifest.js';
 import type { BackupOptions } from './options.js';
@@ -148,7 +150,7 @@ function dumpArgs(o: BackupOptions): string[] {
 }
 
 /** The stage right after pg_dump: checks completeness, and holds the end of the stream until pg_dump has exited 0. */
-function exitGate(o: BackupOptions, child: Child, secrets: (string | undefined)[]): Transform {
+function exitGate(o: BackupOptions, child: Child, secrets: (string | undefined)[], pacer: GcPacer): Transform {
   const plain = o.format === 'plain' ? new PlainDumpTail() : undefined;
   const walker = o.format === 'custom' ? new CustomArchiveWalker() : undefined;
   let archiveError: string | undefined;
@@ -157,6 +159,7 @@ function exitGate(o: BackupOptions, child: Child, secrets: (string | undefined)[
     highWaterMark: 1024 * 1024,
     transform(chunk: Buffer, _e, cb) {
       bytes += chunk.length;
+      pacer.tick(chunk.length);
       plain?.push(chunk);
       if (walker && !archiveError) {
         try {
@@ -214,18 +217,25 @@ async function dumpAndUpload(
 ): Promise<{ size: number; sha256: string }> {
   const child = startChild(pgDumpPath, dumpArgs(o), toolEnv(o.db.childEnv, ctx.env, appName));
   if (child.proc.pid !== undefined) ctx.onChild?.('pg_dump', child.proc.pid);
-  const gate = exitGate(o, child, secrets);
+  const pacer = new GcPacer();
+  const gate = exitGate(o, child, secrets, pacer);
   const hasher = new HashCounter();
   const stages: NodeJS.ReadWriteStream[] =
     o.format === 'plain'
       ? [gate, createGzip({ level: o.compressLevel, chunkSize: 256 * 1024 }), hasher]
       : [gate, hasher];
-  const upload = startUpload(
+  const stopUpload = new AbortController();
+  const upload = new PooledUpload(
     s3,
-    o.s3,
-    key,
-    hasher,
-    o.format === 'plain' ? 'application/gzip' : 'application/octet-stream',
+    {
+      Bucket: o.s3.bucket,
+      Key: key,
+      ContentType: o.format === 'plain' ? 'application/gzip' : 'application/octet-stream',
+      ...encryptionParams(o.s3),
+    },
+    o.s3.partSize,
+    o.s3.queueSize,
+    stopUpload.signal,
   );
 
   let first: unknown;
@@ -234,7 +244,7 @@ async function dumpAndUpload(
     child.kill('SIGKILL');
     child.proc.stdout?.destroy();
     for (const s of stages) (s as Transform).destroy();
-    void upload.abort();
+    stopUpload.abort();
   };
   const onAbort = () => teardown(new AgentFailure('Terminated', 'the agent was told to stop'));
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -245,7 +255,7 @@ async function dumpAndUpload(
     streamErr = err;
     teardown(err);
   });
-  const uploaded = upload.done().catch((err: unknown) => {
+  const uploaded = upload.run(hasher).catch((err: unknown) => {
     uploadErr = err;
     teardown(err);
   });
@@ -264,6 +274,15 @@ async function dumpAndUpload(
       cause: streamErr,
     });
   }
-  ctx.log.info({ key, bytes: hasher.bytes, stderr: summarizeStderr(child.stderr(), secrets, 200) }, 'uploaded');
+  const mem = process.memoryUsage();
+  ctx.log.info(
+    {
+      key,
+      bytes: hasher.bytes,
+      gc: { minor: pacer.minors, major: pacer.majors },
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers },
+    },
+    'uploaded',
+  );
   return { size: hasher.bytes, sha256: hasher.digest! };
 }

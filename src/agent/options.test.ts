@@ -41,7 +41,8 @@ describe('agent options', () => {
         region: 'us-east-1',
         forcePathStyle: false,
         credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
-        partSize: 8 * 1024 * 1024,
+        partSize: 5 * 1024 * 1024,
+        queueSize: 2,
       },
       db: { host: 'db', port: 5433, user: 'app', database: 'sco', password: 'pw' },
     });

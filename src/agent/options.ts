@@ -195,8 +195,8 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Agen
         }
       : {}),
     maxAttempts: parseIntIn('s3-max-attempts', get('s3-max-attempts') ?? '3', 1, 20),
-    partSize: parseIntIn('part-size-mib', get('part-size-mib') ?? '8', 5, 5120) * 1024 * 1024,
-    queueSize: parseIntIn('queue-size', get('queue-size') ?? '4', 1, 32),
+    partSize: parseIntIn('part-size-mib', get('part-size-mib') ?? '5', 5, 5120) * 1024 * 1024,
+    queueSize: parseIntIn('queue-size', get('queue-size') ?? '2', 1, 32),
   };
   const logLevel = (get('log-level') ?? 'info') as Common['logLevel'];
   if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) bad(`invalid --log-level`);

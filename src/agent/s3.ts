@@ -11,7 +11,6 @@ import {
   S3Client,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { AgentFailure, type FailureReason } from './errors.js';
 import type { S3Options } from './options.js';
@@ -103,16 +102,6 @@ export async function checkBucket(client: S3Client, bucket: string): Promise<voi
     }
     throw f;
   }
-}
-
-export function startUpload(client: S3Client, o: S3Options, key: string, body: Readable, contentType: string): Upload {
-  return new Upload({
-    client,
-    params: { Bucket: o.bucket, Key: key, Body: body, ContentType: contentType, ...encryptionParams(o) },
-    partSize: o.partSize,
-    queueSize: o.queueSize,
-    leavePartsOnError: false,
-  });
 }
 
 export async function headSize(client: S3Client, bucket: string, key: string): Promise<number> {
