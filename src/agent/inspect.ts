@@ -9,16 +9,19 @@ import { createGunzip } from 'node:zlib';
 import { ArchiveError, CustomArchiveWalker, PlainDumpTail } from './archive.js';
 import { AgentFailure } from './errors.js';
 import type { DumpFormat } from './layout.js';
+import { GcPacer } from './memory.js';
 
 /** A pass-through that hashes and counts what flows by. */
 export class HashCounter extends Transform {
   private readonly hash = createHash('sha256');
   bytes = 0;
   digest?: string;
-  constructor() {
+  /** With a pacer, also keeps dead chunks from piling up (memory.ts). */
+  constructor(private readonly pacer?: GcPacer) {
     super({ highWaterMark: 1024 * 1024 });
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.pacer?.tick(chunk.length);
     this.hash.update(chunk);
     this.bytes += chunk.length;
     cb(null, chunk);
@@ -84,7 +87,8 @@ export interface Inspection {
  * ArchiveInvalid for a corrupt or incomplete dump (a truncated gzip stream included), DownloadFailed otherwise.
  */
 export async function inspectStream(body: Readable, format: DumpFormat, saveTo?: string): Promise<Inspection> {
-  const hasher = new HashCounter();
+  // Compressed bytes expand about 4× through gunzip: pace on a quarter of the usual interval.
+  const hasher = new HashCounter(new GcPacer(1024 * 1024, 16 * 1024 * 1024));
   const check = formatChecker(format);
   const sink = saveTo ? createWriteStream(saveTo, { mode: 0o600 }) : undefined;
   // The file copy runs beside the check: body → hasher → [tee to file] → (gunzip) → check.

@@ -74,7 +74,13 @@ describe('agent options', () => {
       DATABASE_URL: 'postgres://app%40x:p%2Fw@db.example:6543/dr?sslmode=verify-full',
       PGPASSWORD_FILE: join(dir, 'pw'),
     });
-    expect(o).toMatchObject({ command: 'restore', manifest: 'k.manifest.json', clean: true, jobs: 4 });
+    expect(o).toMatchObject({
+      command: 'restore',
+      manifest: 'k.manifest.json',
+      clean: true,
+      jobs: 4,
+      maintenanceWorkMem: '256MB',
+    });
     expect(o.db).toMatchObject({ host: 'db.example', port: 6543, user: 'app@x', database: 'dr', password: 's3cr3t' });
     expect(o.db.childEnv).toMatchObject({ PGSSLMODE: 'verify-full', PGPASSWORD: 's3cr3t' });
     expect(o.db.childEnv.PGPASSWORD_FILE).toBeUndefined();
@@ -90,6 +96,7 @@ describe('agent options', () => {
     [['backup', '--bucket=b', '--schedule=Bad_Name'], /lowercase DNS name/],
     [['backup', '--bucket=b', '--clean'], /--clean does not apply to backup/],
     [['restore', '--bucket=b'], /--manifest .* is required/],
+    [['restore', '--bucket=b', '--manifest=k', '--maintenance-work-mem=lots'], /must look like 256MB/],
     [['verify', '--bucket=b', '--manifest=k', '--nope'], /unknown flag --nope/],
   ])('%j is refused as InvalidArguments', (argv, message) => {
     const f = failure(() => parseArgs(argv, {}));

@@ -66,6 +66,7 @@ export interface RestoreOptions extends Common {
   clean: boolean;
   jobs: number;
   workDir: string;
+  maintenanceWorkMem: string;
 }
 export interface VerifyOptions extends Common {
   command: 'verify';
@@ -102,6 +103,7 @@ const FLAGS: Record<string, FlagDef> = {
   clean: { env: ['RESTORE_CLEAN'], boolean: true, commands: ['restore'] },
   jobs: { env: ['RESTORE_JOBS'], commands: ['restore'] },
   'work-dir': { env: ['RESTORE_WORK_DIR'], commands: ['restore'] },
+  'maintenance-work-mem': { env: ['RESTORE_MAINTENANCE_WORK_MEM'], commands: ['restore'] },
 };
 
 export const USAGE = `usage: smartcloudops-agent backup|restore|verify [flags]  (see src/agent/options.ts)`;
@@ -237,7 +239,13 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Agen
     clean: parseBool('clean', get('clean') ?? 'false'),
     jobs: parseIntIn('jobs', get('jobs') ?? '2', 1, 64),
     workDir: get('work-dir') ?? os.tmpdir(),
+    maintenanceWorkMem: memSetting(get('maintenance-work-mem') ?? '256MB'),
   };
+}
+
+function memSetting(v: string): string {
+  if (!/^\d+(kB|MB|GB)$/.test(v)) bad(`--maintenance-work-mem must look like 256MB, not "${v}"`);
+  return v;
 }
 
 /** Database connection from PG* / PGPASSWORD_FILE / DATABASE_URL; the password never leaves env and memory. */

@@ -20,6 +20,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { AgentContext } from './context.js';
 import { AgentFailure } from './errors.js';
 import { HashCounter, inspectStream } from './inspect.js';
+import { GcPacer } from './memory.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import type { RestoreOptions } from './options.js';
 import { cleanStatements, connect, pgFailure, serverInfo, userObjects } from './pg.js';
@@ -83,7 +84,12 @@ export async function runRestore(o: RestoreOptions, ctx: AgentContext): Promise<
       await client.end().catch(() => undefined);
     }
     ctx.log.info({ manifest: o.manifest, key: m.key, format: m.format, database, clean: o.clean }, 'restore starting');
-    const env = toolEnv(o.db.childEnv, ctx.env, appName);
+    // Restore sessions: more memory for index builds, no waiting for WAL flushes (a failed restore is redone anyway).
+    // An explicit PGOPTIONS wins.
+    const env = {
+      PGOPTIONS: `-c maintenance_work_mem=${o.maintenanceWorkMem} -c synchronous_commit=off`,
+      ...toolEnv(o.db.childEnv, ctx.env, appName),
+    };
     const restoredBytes =
       m.format === 'plain'
         ? await restorePlain(o, ctx, s3, m, bin('psql'), env, clean, secrets)
@@ -135,7 +141,7 @@ async function restorePlain(
   if (child.proc.pid !== undefined) ctx.onChild?.('psql', child.proc.pid);
   const stdin = child.proc.stdin!;
   stdin.on('error', () => undefined); // EPIPE when psql stops early: its exit status says why
-  const hasher = new HashCounter();
+  const hasher = new HashCounter(new GcPacer(1024 * 1024, 16 * 1024 * 1024));
   let verdict: AgentFailure | undefined;
   // Forwards to psql with backpressure; ends psql's input (= lets it COMMIT) only after the checksum matched.
   const sink = new Writable({
