@@ -171,7 +171,7 @@ async function restorePlain(
     return exit;
   });
   try {
-    if (clean) await new Promise<void>((resolve) => (stdin.write(clean) ? resolve() : stdin.once('drain', resolve)));
+    if (clean) stdin.write(clean); // a few statements: buffered by the pipe, not worth waiting on (psql may be gone)
     const body = await getStream(s3, o.s3.bucket, m.key, ctx.signal);
     await pipeline(body, hasher, createGunzip(), sink);
   } catch (err) {
