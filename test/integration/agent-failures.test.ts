@@ -219,6 +219,45 @@ describe('backup failures', () => {
     await expectNothingStored('newer');
   });
 
+  test.each([
+    ['plain', 'nothing', 'DumpEmpty', '', /wrote nothing/],
+    ['plain', 'a dump without its completion marker', 'DumpIncomplete', 'head -c 3000 "$DUMP_PLAIN"', /marker/],
+    ['custom', 'an archive cut in its TOC', 'DumpIncomplete', 'head -c 3000 "$DUMP_CUSTOM"', /truncated: it ends after 3000 bytes, in the TOC/],
+    [
+      'custom',
+      'an archive missing its last 100 bytes',
+      'DumpIncomplete',
+      'head -c $(( $(wc -c < "$DUMP_CUSTOM") - 100 )) "$DUMP_CUSTOM"',
+      /truncated: it ends after \d+ bytes, in the data/,
+    ],
+  ])('%s: pg_dump exiting 0 after writing %s → %s, nothing stored', async (format, _what, reason, body, message) => {
+    // A stand-in pg_dump that reports the real version and then writes a damaged dump taken from the real one.
+    const dir = mkdtempSync(join(os.tmpdir(), 'agent-fake-'));
+    const real = '/usr/lib/postgresql/15/bin/pg_dump';
+    const env = agentEnv(source);
+    const dumpTo = (args: string[], file: string) =>
+      new Promise<void>((resolve, reject) => {
+        const p = spawn(real, [...args, `--file=${file}`], { env, stdio: 'ignore' });
+        p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_dump exited ${code}`))));
+      });
+    await dumpTo(['--format=plain'], join(dir, 'full.sql'));
+    await dumpTo(['--format=custom'], join(dir, 'full.dump'));
+    writeFileSync(
+      join(dir, 'pg_dump'),
+      `#!/bin/sh\ncase "$*" in *--version*) exec ${real} --version;; esac\n` +
+        `DUMP_PLAIN=${join(dir, 'full.sql')}; DUMP_CUSTOM=${join(dir, 'full.dump')}\n${body}\nexit 0\n`,
+    );
+    chmodSync(join(dir, 'pg_dump'), 0o755);
+    const schedule = `fake-${format}-${reason.toLowerCase()}`;
+    const run = await agent(
+      ['backup', `--prefix=${prefix}`, `--schedule=${schedule}`, `--format=${format}`, `--pg-bin=${dir}`],
+      env,
+    );
+    expect(run.result).toMatchObject({ result: 'Failed', reason, exitCode: 5 });
+    expect(run.result.message).toMatch(message);
+    await expectNothingStored(schedule);
+  });
+
   test('SIGTERM to the agent (its Job deadline) stops pg_dump and ends the run as Terminated', async () => {
     await withTableLocked(async () => {
       const runId = `stop-${rand()}`;
