@@ -222,7 +222,13 @@ describe('backup failures', () => {
   test.each([
     ['plain', 'nothing', 'DumpEmpty', '', /wrote nothing/],
     ['plain', 'a dump without its completion marker', 'DumpIncomplete', 'head -c 3000 "$DUMP_PLAIN"', /marker/],
-    ['custom', 'an archive cut in its TOC', 'DumpIncomplete', 'head -c 3000 "$DUMP_CUSTOM"', /truncated: it ends after 3000 bytes, in the TOC/],
+    [
+      'custom',
+      'an archive cut in its TOC',
+      'DumpIncomplete',
+      'head -c 3000 "$DUMP_CUSTOM"',
+      /truncated: it ends after 3000 bytes, in the TOC/,
+    ],
     [
       'custom',
       'an archive missing its last 100 bytes',
