@@ -5,7 +5,7 @@
 // — and the process exit code of the failure's class (errors.ts). Logs are JSON (pino) on stderr, secrets redacted.
 import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
-import { REDACT_PATHS } from '../runtime/logger.js';
+import { createLogger } from '../runtime/logger.js';
 import { runBackup } from './backup.js';
 import type { AgentContext } from './context.js';
 import { AgentFailure } from './errors.js';
@@ -42,16 +42,9 @@ export function agentVersion(): string {
 }
 
 function createAgentLogger(level: AgentOptions['logLevel'], to?: pino.DestinationStream): Logger {
-  return pino(
-    {
-      level,
-      base: { logger: 'smartcloudops-agent' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: [...REDACT_PATHS, 'env', '*.env', 'PGPASSWORD', '*.PGPASSWORD'], censor: '[REDACTED]' },
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    to ?? pino.destination({ dest: 2, sync: true }),
-  );
+  // The operator's logger: secrets redacted by key name at any depth (PGPASSWORD, env values, access keys) and in
+  // free text (URL userinfo, password=… pairs), errors and stacks included.
+  return createLogger(level, to ?? pino.destination({ dest: 2, sync: true }), 'smartcloudops-agent');
 }
 
 export async function runAgent(argv: readonly string[], io: AgentIo): Promise<number> {

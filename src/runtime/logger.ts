@@ -89,11 +89,15 @@ export function redact(v: unknown, depth = 0, seen = new WeakSet<object>()): unk
   return out;
 }
 
-export function createLogger(level: LevelWithSilent = 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  level: LevelWithSilent = 'info',
+  destination?: pino.DestinationStream,
+  name = 'smartcloudops-operator',
+): Logger {
   const root = pino(
     {
       level,
-      base: { logger: 'smartcloudops-operator' },
+      base: { logger: name },
       timestamp: pino.stdTimeFunctions.isoTime,
       // Errors arrive already serialized by `redact`.
       serializers: { err: (e: unknown) => e },
