@@ -10,6 +10,8 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform,
   testEnvironment: 'node',
+  // The local cluster's state (etcd writes *.snap files there) is not part of the test tree.
+  modulePathIgnorePatterns: ['<rootDir>/.cluster/'],
 };
 export default {
   projects: [
