@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { readServicesEnv } from '../hack/cluster/env.js';
 import { repoRoot } from '../hack/cluster/config.js';
 import { resourceRefOf } from '../src/crds/kinds.js';
+import { ready } from '../src/controllers/scalingpolicy/controller.js';
 import { decideStatus } from '../src/controllers/status.js';
 import { KubeClient, type KubeObject } from '../src/kube/index.js';
 import { FIELD_MANAGER } from '../src/runtime/apply.js';
@@ -65,7 +66,7 @@ function statusFor(generation: number) {
     errors: [],
     paused: false,
     now: new Date(),
-    readyMessage: 'spec is valid',
+    readiness: ready,
   }).status;
 }
 

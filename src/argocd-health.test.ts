@@ -4,7 +4,8 @@ import { describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../hack/cluster/config.js';
-import { decideStatus } from './controllers/status.js';
+import { decideStatus, notImplemented, type Readiness } from './controllers/status.js';
+import type { SpecSuspendReason } from './crds/conditions.js';
 
 /** A JSON value as a Lua table constructor. */
 function lua(v: unknown): string {
@@ -25,7 +26,11 @@ function health(obj: unknown): { status: string; message: string } {
 }
 
 const now = new Date('2026-03-01T00:00:00Z');
-const status = (errors: { field: string; message: string }[], generation = 1) =>
+const status = (
+  errors: { field: string; message: string }[],
+  generation = 1,
+  more: { readiness?: Readiness; suspended?: SpecSuspendReason } = {},
+) =>
   decideStatus({
     kind: 'BackupSchedule',
     generation,
@@ -33,18 +38,31 @@ const status = (errors: { field: string; message: string }[], generation = 1) =>
     errors,
     paused: false,
     now,
-    readyMessage: 'spec is valid',
+    readiness: more.readiness ?? notImplemented('BackupSchedule', 'taking backups'),
+    suspended: more.suspended,
   }).status;
+const readyTrue: Readiness = { status: 'True', reason: 'Reconciled', message: 'last backup verified' };
 
 describe('Argo CD health.lua', () => {
   test('no status yet: Progressing', () => {
     expect(health({ metadata: { generation: 1 } }).status).toBe('Progressing');
   });
   test('Ready for the current generation: Healthy', () => {
+    expect(health({ metadata: { generation: 1 }, status: status([], 1, { readiness: readyTrue }) })).toEqual({
+      status: 'Healthy',
+      message: 'Reconciled: last backup verified',
+    });
+  });
+  test('a valid spec whose capability is not implemented: Healthy, saying NotImplemented', () => {
     expect(health({ metadata: { generation: 1 }, status: status([]) })).toEqual({
       status: 'Healthy',
-      message: 'Reconciled: spec is valid',
+      message:
+        'NotImplemented: the spec is valid; the BackupSchedule capability (taking backups) is not implemented yet',
     });
+  });
+  test('Ready=Unknown for another reason, nothing in progress: Progressing (not Healthy)', () => {
+    const s = status([], 1, { readiness: { status: 'Unknown', reason: 'Checking', message: 'probing endpoints' } });
+    expect(health({ metadata: { generation: 1 }, status: s }).status).toBe('Progressing');
   });
   test('a generation the controller has not seen: Progressing', () => {
     expect(health({ metadata: { generation: 2 }, status: status([], 1) }).status).toBe('Progressing');
@@ -57,12 +75,11 @@ describe('Argo CD health.lua', () => {
     expect(hs).toEqual({ status: 'Degraded', message: 'InvalidSpec: spec.schedule: bad cron' });
   });
   test('Reconciling: Progressing', () => {
-    const s = status([]) as { conditions: { type: string; status: string; reason: string }[] };
-    const reconciling = s.conditions.find((c) => c.type === 'Reconciling');
-    if (reconciling) Object.assign(reconciling, { status: 'True', reason: 'Progressing' });
-    const ready = s.conditions.find((c) => c.type === 'Ready');
-    if (ready) Object.assign(ready, { status: 'False', reason: 'Progressing' });
-    expect(health({ metadata: { generation: 1 }, status: s }).status).toBe('Progressing');
+    const s = status([], 1, { readiness: { status: 'False', reason: 'Progressing', message: 'x', progressing: true } });
+    expect(health({ metadata: { generation: 1 }, status: s })).toEqual({
+      status: 'Progressing',
+      message: 'Progressing: x',
+    });
   });
   test('paused by annotation: Suspended', () => {
     const obj = {
@@ -70,5 +87,22 @@ describe('Argo CD health.lua', () => {
       status: status([]),
     };
     expect(health(obj).status).toBe('Suspended');
+  });
+  test.each([
+    ['SpecPaused', 'spec.paused is true'],
+    ['SpecSuspended', 'spec.suspend is true'],
+    ['ModePaused', 'spec.mode is Paused'],
+  ] as const)('suspended by the spec (%s): Suspended, with the reason', (reason, text) => {
+    const hs = health({ metadata: { generation: 1 }, status: status([], 1, { suspended: reason }) });
+    expect(hs.status).toBe('Suspended');
+    expect(hs.message.startsWith(`${reason}: ${text}`)).toBe(true);
+  });
+  test('suspended but invalid: Degraded wins, so a broken spec is not hidden', () => {
+    const s = status([{ field: 'spec.schedule', message: 'bad cron' }], 1, { suspended: 'SpecSuspended' });
+    expect(health({ metadata: { generation: 1 }, status: s }).status).toBe('Degraded');
+  });
+  test('Suspended=True of an older generation does not count: Progressing until observed', () => {
+    const s = status([], 1, { suspended: 'SpecSuspended' });
+    expect(health({ metadata: { generation: 2 }, status: s }).status).toBe('Progressing');
   });
 });

@@ -42,7 +42,13 @@ export const BackupScheduleSpec = Obj(
     timeZone: Optional(
       Str({ description: 'IANA time zone of the schedule, e.g. "Europe/Berlin"; UTC when unset.', maxLength: 64 }),
     ),
-    suspend: Optional(Bool({ description: 'Take no new backups; retention and status keep running.', default: false })),
+    suspend: Optional(
+      Bool({
+        description:
+          'Take no new backups; retention and status keep running. Shown as the condition Suspended=True with reason SpecSuspended.',
+        default: false,
+      }),
+    ),
     immediate: Optional(
       Bool({ description: 'Also take a backup as soon as the schedule is created.', default: false }),
     ),

@@ -42,9 +42,24 @@ describe('CRD generation', () => {
     const crd = buildCrd(k) as { spec: { names: Record<string, unknown>; versions: Record<string, unknown>[] } };
     expect(crd.spec.names.categories).toEqual(['smartcloudops']);
     expect((crd.spec.names.shortNames as string[]).length).toBe(1);
-    const v = crd.spec.versions[0] as { subresources: unknown; additionalPrinterColumns: { name: string }[] };
+    const v = crd.spec.versions[0] as {
+      subresources: unknown;
+      additionalPrinterColumns: { name: string; jsonPath: string; priority?: number }[];
+    };
     expect(v.subresources).toEqual({ status: {} });
-    expect(v.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Reason', KINDS[k].keyColumn.name, 'Age']);
+    expect(v.additionalPrinterColumns.map((c) => c.name)).toEqual([
+      'Ready',
+      'Reason',
+      KINDS[k].keyColumn.name,
+      'Suspended',
+      'Age',
+    ]);
+    // Suspended is a default column where the spec has a suspend switch, a wide one where only the annotation pauses.
+    const suspended = v.additionalPrinterColumns.find((c) => c.name === 'Suspended');
+    expect(suspended?.jsonPath).toBe('.status.conditions[?(@.type=="Suspended")].status');
+    expect(suspended?.priority).toBe(
+      ['SmartCloudOpsApp', 'BackupSchedule', 'ScalingPolicy'].includes(k) ? undefined : 1,
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 // Turns the kind definitions into apiextensions.k8s.io/v1 CustomResourceDefinitions, and checks that every schema
 // is structural and documented before it leaves the building.
-import { CATEGORY, GROUP, KINDS, VERSION, type KindDef, type KindName } from './kinds.js';
+import { CATEGORY, GROUP, KINDS, VERSION, type KindDef, type KindName, type PrinterColumn } from './kinds.js';
 import type { TSchema } from './schema.js';
 
 type Json = Record<string, unknown>;
@@ -28,6 +28,18 @@ export function openApiSchema(def: KindDef): Json {
       spec: toJsonSchema(def.spec),
       status: toJsonSchema(def.status),
     },
+  };
+}
+
+/** The Suspended condition as a column: shown by default for kinds with a suspend switch in the spec. */
+function suspendedColumn(def: KindDef): PrinterColumn {
+  const by = def.suspendField ? `${def.suspendField} or ` : '';
+  return {
+    name: 'Suspended',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Suspended")].status',
+    description: `Suspended condition status: True when suspended by ${by}the reconcile-paused annotation.`,
+    ...(def.suspendField ? {} : { priority: 1 }),
   };
 }
 
@@ -62,6 +74,7 @@ export function buildCrd(name: KindName): Json {
             { name: 'Ready', type: 'string', jsonPath: `${ready}.status`, description: 'Ready condition status.' },
             { name: 'Reason', type: 'string', jsonPath: `${ready}.reason`, description: 'Ready condition reason.' },
             def.keyColumn,
+            suspendedColumn(def),
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema: openApiSchema(def) },

@@ -29,8 +29,13 @@ export interface KindDef {
   description: string;
   spec: TSchema;
   status: TSchema;
-  /** The one column besides Ready, Reason and Age. */
+  /** The one column besides Ready, Reason, Suspended and Age. */
   keyColumn: PrinterColumn;
+  /**
+   * The spec field that suspends the object (Suspended=True), if the kind has one. Kinds without one can still be
+   * paused by annotation, so their Suspended column is shown only with -o wide.
+   */
+  suspendField?: string;
 }
 
 export const KINDS = {
@@ -44,6 +49,7 @@ export const KINDS = {
     spec: SmartCloudOpsAppSpec,
     status: SmartCloudOpsAppStatus,
     keyColumn: { name: 'Version', type: 'string', jsonPath: '.spec.version', description: 'Application version.' },
+    suspendField: 'spec.paused',
   },
   BackupSchedule: {
     kind: 'BackupSchedule',
@@ -55,6 +61,7 @@ export const KINDS = {
     spec: BackupScheduleSpec,
     status: BackupScheduleStatus,
     keyColumn: { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule', description: 'Cron schedule.' },
+    suspendField: 'spec.suspend',
   },
   ScalingPolicy: {
     kind: 'ScalingPolicy',
@@ -66,6 +73,7 @@ export const KINDS = {
     spec: ScalingPolicySpec,
     status: ScalingPolicyStatus,
     keyColumn: { name: 'Mode', type: 'string', jsonPath: '.spec.mode', description: 'Auto, Manual or Paused.' },
+    suspendField: 'spec.mode: Paused',
   },
   DRDrill: {
     kind: 'DRDrill',

@@ -63,7 +63,7 @@ export const ScalingPolicySpec = Obj(
     mode: Optional(
       Enum(['Auto', 'Manual', 'Paused'] as const, {
         description:
-          'Auto: an HPA scales between min and max. Manual: exactly `replicas`. Paused: leave the count as it is.',
+          'Auto: an HPA scales between min and max. Manual: exactly `replicas`. Paused: leave the count as it is (shown as the condition Suspended=True with reason ModePaused).',
         default: 'Auto',
       }),
     ),

@@ -134,7 +134,8 @@ export const SmartCloudOpsAppSpec = Obj(
     }),
     paused: Optional(
       Bool({
-        description: 'Stop acting on this app (no rollouts, no rollbacks) while still reporting status.',
+        description:
+          'Stop acting on this app (no rollouts, no rollbacks) while still reporting status; shown as the condition Suspended=True with reason SpecPaused.',
         default: false,
       }),
     ),

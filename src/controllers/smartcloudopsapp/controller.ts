@@ -1,8 +1,10 @@
 // SmartCloudOpsApp controller: validation and the status contract. Deploying, watching and rolling back the
 // components is the SmartCloudOpsApp capability, built on this.
+import { Reason } from '../../crds/conditions.js';
 import type { SmartCloudOpsAppSpec } from '../../crds/smartcloudopsapp.js';
 import { checkCron, checkTimeZone, parseQuantity, type FieldError } from '../../crds/validate.js';
-import { specController, type CustomObject } from '../base.js';
+import { specController, type CustomObject, type KindController } from '../base.js';
+import { notImplemented } from '../status.js';
 
 type Resources = NonNullable<SmartCloudOpsAppSpec['backend']['resources']>;
 
@@ -26,16 +28,18 @@ export function semantic(_obj: CustomObject<SmartCloudOpsAppSpec>, spec: SmartCl
     ...checkRequestsWithinLimits('spec.backend.resources', spec.backend.resources),
     ...checkRequestsWithinLimits('spec.frontend.resources', spec.frontend.resources),
     ...checkTimeZone('spec.maintenance.timeZone', spec.maintenance?.timeZone),
-    ...checkCron(
-      'spec.maintenance.vacuumAnalyzeSchedule',
-      spec.maintenance?.vacuumAnalyzeSchedule,
-      spec.maintenance?.timeZone,
-    ),
+    ...checkCron('spec.maintenance.vacuumAnalyzeSchedule', spec.maintenance?.vacuumAnalyzeSchedule),
   ];
 }
 
-export const smartCloudOpsAppController = specController<SmartCloudOpsAppSpec>({
+/** Ready for a valid spec: the capability's own judgement replaces this when it lands. */
+export const ready = notImplemented('SmartCloudOpsApp', 'deploying, watching and rolling back the components');
+
+export const smartCloudOpsAppKind: KindController<SmartCloudOpsAppSpec> = {
   kind: 'SmartCloudOpsApp',
   semantic,
-  readyMessage: 'spec is valid',
-});
+  ready,
+  suspended: (spec) => (spec.paused ? Reason.SpecPaused : undefined),
+};
+
+export const smartCloudOpsAppController = specController(smartCloudOpsAppKind);
