@@ -95,6 +95,7 @@ const isImmutableRejection = (err: unknown) =>
 export class ChildSync {
   private readonly applied = new Map<string, { rv: string | undefined; until: number }>();
   private readonly deleting = new Map<string, number>();
+  private forgotAt = 0;
 
   constructor(
     private readonly deps: ControllerDeps,
@@ -200,11 +201,26 @@ export class ChildSync {
     });
   }
 
-  /** Drops expectations the cache has met or that expired. */
+  /** Drops expired expectations (at most once a second: a sweep is linear in their number). */
   private forget(now: number): void {
+    if (now - this.forgotAt < 1000) return;
+    this.forgotAt = now;
     for (const [k, e] of this.applied) if (e.until <= now) this.applied.delete(k);
     for (const [uid, since] of this.deleting) if (since + EXPECTATION_TTL_MS <= now) this.deleting.delete(uid);
   }
+}
+
+/**
+ * A status without its conditions' transition times: reconciled again from a cache that has not seen our write,
+ * a condition is new once more and gets a new transition time, but it is the same status.
+ */
+function statusDigest(status: Record<string, unknown>): string {
+  const conditions = status.conditions;
+  if (!Array.isArray(conditions)) return hashOf(status);
+  return hashOf({
+    ...status,
+    conditions: conditions.map((c: Record<string, unknown>) => ({ ...c, lastTransitionTime: undefined })),
+  });
 }
 
 /** The seam's reconcile loop for one capability (a ControllerDef's `setup` returns it). */
@@ -247,11 +263,12 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }>(
     if (want === undefined) obs.childrenHeld = true;
     else await sync.sync(obj, want, obs, ctx);
     const out = cap.status(obj, observed, obs);
-    const hash = hashOf(out.status);
+    const hash = statusDigest(out.status);
+    const rv = obj.metadata.resourceVersion;
     const last = statusWritten.get(req.key);
-    const seen = last && last.rv === obj.metadata.resourceVersion && last.hash === hash;
+    const seen = last && last.rv === rv && last.hash === hash;
     const written = !seen && (await deps.applier.status(cap.for, obj, out.status));
-    if (written) statusWritten.set(req.key, { rv: obj.metadata.resourceVersion, hash });
+    if (written) statusWritten.set(req.key, { rv, hash });
     else if (!seen) statusWritten.delete(req.key);
     if (written && deps.log.isLevelEnabled('debug'))
       ctx.log.debug({ generation: obj.metadata.generation }, 'status written');
