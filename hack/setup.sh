@@ -3,6 +3,7 @@
 #   Debian packages: postgresql-15, redis-server, openssl, lua5.4 (the Argo CD health check test); root or sudo
 #   npm ci           (skipped when node_modules matches package-lock.json)
 #   hack/kubebins/build.sh  (skipped when the binaries for the current pins exist)
+#   hack/images/build.sh    (skipped when the images for the current sources exist)
 # Needs: Node.js >= 20.19 with npm, Go >= 1.25, Debian/Ubuntu apt. Safe to run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,4 +43,5 @@ if [ "$(cat node_modules/.sco-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
 fi
 
 bash hack/kubebins/build.sh >/dev/null
+bash hack/images/build.sh >/dev/null # base, operator and stand-in images for the real node (needs root)
 say "ready"

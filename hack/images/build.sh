@@ -3,8 +3,8 @@
 #   base       Debian bookworm minbase (mmdebstrap) + ca-certificates, tagged as the Dockerfile's FROM names it
 #              ($DEBIAN_REF), and the same with the official Node.js binary and npm added ($NODE_REF)
 #   operator   the project's Dockerfile, unchanged, built by Debian's buildah ($OPERATOR_REPO:<appVersion>-<hash>)
-#   stand-in   hack/images/standin bundled into one file on the base image: the SmartCloudOps backend and frontend
-#              stand-in ($STANDIN_REPOS, one tag per entry of $STANDIN_VERSIONS)
+#   stand-in   hack/images/standin bundled into one file, with node and its libraries only: the SmartCloudOps backend
+#              and frontend stand-in ($STANDIN_REPO, one tag per entry of $STANDIN_VERSIONS)
 # Each is cached by a hash of its inputs (archives in ~/.cache/smartcloudops-operator/oci/<name>-<hash>/); the output
 # is ~/.cache/smartcloudops-operator/images-<hash>/images.json, a JSON list of {"ref": "...", "archive": "/abs.tar"},
 # one single-image OCI archive per ref whose manifest carries io.containerd.image.name, so that
@@ -28,13 +28,13 @@ recipe() { # function names... -> their text in this script (so editing one step
   for f in "$@"; do sed -n "/^$f() {/,/^}/p" "$here/build.sh"; done
 }
 cd "$root"
-base_hash=$( { recipe build_base; hash_files hack/images/pins.env; } | sha256sum | cut -c1-16)
+base_hash=$( { recipe build_base; grep -E '^(DEBIAN_|NODE_|NPM_|BUILD_RECIPE)' "$here/pins.env"; } | sha256sum | cut -c1-16)
 mapfile -t op_inputs < <(
   { printf '%s\n' Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json \
       hack/images/prune-deps.ts; find src -type f; } | LC_ALL=C sort)
-op_hash=$( { echo "$base_hash"; recipe build_operator export_archives; hash_files "${op_inputs[@]}"; } | sha256sum | cut -c1-16)
+op_hash=$( { echo "$base_hash"; recipe build_operator export_archives; grep -E '^OPERATOR_' "$here/pins.env"; hash_files "${op_inputs[@]}"; } | sha256sum | cut -c1-16)
 mapfile -t si_inputs < <({ echo package-lock.json; find hack/images/standin -type f ! -name '*.test.ts'; } | LC_ALL=C sort)
-si_hash=$( { echo "$base_hash"; recipe build_standin export_archives; hash_files "${si_inputs[@]}"; } | sha256sum | cut -c1-16)
+si_hash=$( { echo "$base_hash"; recipe build_standin export_archives; grep -E '^STANDIN_' "$here/pins.env"; hash_files "${si_inputs[@]}"; } | sha256sum | cut -c1-16)
 all_hash=$(echo "$base_hash $op_hash $si_hash" | sha256sum | cut -c1-16)
 out="$cache_root/images-$all_hash"
 app_version=$(node -p 'require("./package.json").version')
@@ -67,6 +67,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$store" "$cache_root"
+# One build at a time on this machine: the worktrees share buildah's storage and the base image names.
+exec 9>"$cache_root/images.lock"
+if ! flock -n 9; then say "waiting for another hack/images/build.sh to finish"; flock 9; fi
 log="$cache_root/images-$all_hash.log"
 : >"$log"
 work=$(mktemp -d "$cache_root/images-work.XXXXXX")
@@ -206,28 +209,40 @@ if [ ! -d "$op_dir" ]; then
   step "operator: export" export_archives "$op_dir" "$OPERATOR_REF"
 fi
 
-# ---- stand-in: one bundled file on the Node base; one image config per version (env STANDIN_VERSION) ----
+# ---- stand-in: one bundled file, node and the libraries it links, nothing else (no shell, no Debian userland) ----
+# One image config per version (env STANDIN_VERSION): the version names the behaviour.
 standin_refs=()
-for repo in $STANDIN_REPOS; do for v in $STANDIN_VERSIONS; do standin_refs+=("$repo:$v"); done; done
+for v in $STANDIN_VERSIONS; do standin_refs+=("$STANDIN_REPO:$v"); done
 build_standin() {
-  mkdir -p "$work/standin/app"
-  "$root/node_modules/.bin/tsx" "$here/standin/bundle.ts" "$work/standin/app/standin.cjs"
+  local rootfs="$work/standin/rootfs" mnt lib
+  mkdir -p "$rootfs/app" "$rootfs/etc" "$rootfs/usr/local/bin"
+  install -d -m 1777 "$rootfs/tmp"
+  "$root/node_modules/.bin/tsx" "$here/standin/bundle.ts" "$rootfs/app/standin.cjs"
   new_container "$NODE_REF"
-  buildah add --chown 0:0 "$ctr" "$work/standin/app/standin.cjs" /app/standin.cjs
-  buildah config --workingdir /app --user 65532:65532 --port 5000 --port 3000 --cmd '' \
-    --entrypoint '["/usr/local/bin/node", "/app/standin.cjs"]' \
+  mnt=$(buildah mount "$ctr")
+  install -m 0755 "$mnt/usr/local/bin/node" "$rootfs/usr/local/bin/node"
+  for lib in $(chroot "$mnt" /lib64/ld-linux-x86-64.so.2 --list /usr/local/bin/node |
+               awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/lib/ {print $1}' | sort -u); do
+    install -D -m 0755 "$mnt$(readlink -f "$mnt$lib" | sed "s|^$mnt||")" "$rootfs$lib"
+  done
+  buildah umount "$ctr" >/dev/null
+  printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
+  printf 'root:x:0:0:root:/:/sbin/nologin\nstandin:x:65532:65532:standin:/app:/sbin/nologin\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nstandin:x:65532:\n' >"$rootfs/etc/group"
+  chroot "$rootfs" /usr/local/bin/node -e 'process.exit(0)' # every library it needs is there
+  tar -C "$rootfs" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1767225600 -cf "$work/standin.tar" .
+  new_container scratch
+  buildah add "$ctr" "$work/standin.tar" /
+  buildah config --workingdir /app --user 65532:65532 --port 5000 --port 3000 --env PATH=/usr/local/bin \
+    --entrypoint '["/usr/local/bin/node", "/app/standin.cjs"]' --cmd '[]' \
     --annotation "ai.smartcloudops.images.hash=$si_hash" \
     --label "org.opencontainers.image.description=SmartCloudOps backend/frontend stand-in (hack/images/standin)" "$ctr"
   local img
   img=$(buildah commit --quiet --rm "$ctr")
-  for repo in $STANDIN_REPOS; do
-    local role=backend port=5000
-    case "$repo" in *frontend*) role=frontend port=3000 ;; esac
-    for v in $STANDIN_VERSIONS; do
-      new_container "$img"
-      buildah config --env "STANDIN_VERSION=$v" --env "STANDIN_ROLE=$role" --env "PORT=$port" "$ctr"
-      buildah commit --quiet --rm "$ctr" "$repo:$v" >/dev/null
-    done
+  for v in $STANDIN_VERSIONS; do
+    new_container "$img"
+    buildah config --env "STANDIN_VERSION=$v" "$ctr"
+    buildah commit --quiet --rm "$ctr" "$STANDIN_REPO:$v" >/dev/null
   done
   buildah rmi "$img" >/dev/null 2>&1 || true
 }

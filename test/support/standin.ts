@@ -8,6 +8,7 @@ import { bundleStandIn } from '../../hack/images/standin/bundle.js';
 export interface RunningStandIn {
   proc: ChildProcess;
   port: number;
+  ports: number[];
   tlsPort?: number;
   url: string;
   output: () => string;
@@ -41,7 +42,7 @@ export function startStandIn(bundle: string, env: Record<string, string>, timeou
       out += d.toString();
       for (const line of out.split('\n')) {
         if (!line.startsWith('{')) continue;
-        let msg: { msg?: string; port?: number; tlsPort?: number };
+        let msg: { msg?: string; port?: number; ports?: number[]; tlsPort?: number };
         try {
           msg = JSON.parse(line) as typeof msg;
         } catch {
@@ -55,6 +56,7 @@ export function startStandIn(bundle: string, env: Record<string, string>, timeou
         resolve({
           proc,
           port,
+          ports: msg.ports ?? [port],
           ...(msg.tlsPort ? { tlsPort: msg.tlsPort } : {}),
           url: `http://127.0.0.1:${port}`,
           output: () => out,

@@ -12,15 +12,20 @@ describe('stand-in behaviour from the environment', () => {
     expect(versionTraits('crash').mode).toBe('healthy'); // not a version: nothing is inferred from it
   });
 
-  test('roles pick the port and health path; env wins over the version', () => {
-    const back = parseBehaviour({ STANDIN_VERSION: '1.1.0-errors' });
-    expect(back).toMatchObject({ role: 'backend', port: 5000, healthPath: '/health', errorRate: 0.5 });
+  test('listens on the backend and frontend ports unless told otherwise; env wins over the version', () => {
+    expect(parseBehaviour({ STANDIN_VERSION: '1.1.0-errors' })).toMatchObject({
+      role: 'app',
+      ports: [5000, 3000],
+      errorRate: 0.5,
+    });
+    expect(parseBehaviour({ PORT: '8080' }).ports).toEqual([8080]);
+    expect(parseBehaviour({ PORTS: '5001, 3001' }).ports).toEqual([5001, 3001]);
     const front = parseBehaviour({
       STANDIN_ROLE: 'frontend',
       STANDIN_VERSION: '1.1.0-errors',
       STANDIN_ERROR_RATE: '0.1',
     });
-    expect(front).toMatchObject({ role: 'frontend', port: 3000, healthPath: '/api/health', errorRate: 0.1 });
+    expect(front).toMatchObject({ role: 'frontend', errorRate: 0.1 });
     expect(parseBehaviour({ STANDIN_VERSION: '1.0.0', STANDIN_MODE: 'crash' }).mode).toBe('crash');
     expect(parseBehaviour({ STANDIN_BURN_MS: '25', STANDIN_DELAY_MS: '10' })).toMatchObject({
       burnMs: 25,
@@ -62,6 +67,7 @@ describe('stand-in behaviour from the environment', () => {
     expect(() => parseBehaviour({ STANDIN_MODE: 'sleepy' })).toThrow(/STANDIN_MODE/);
     expect(() => parseBehaviour({ STANDIN_ROLE: 'db' })).toThrow(/STANDIN_ROLE/);
     expect(() => parseBehaviour({ PORT: 'http' })).toThrow(/PORT/);
+    expect(() => parseBehaviour({ PORTS: '5000,x' })).toThrow(/PORTS: "x"/);
   });
 
   test('an error rate is exact over any prefix of requests', () => {

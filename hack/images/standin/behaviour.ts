@@ -1,6 +1,8 @@
-// What the stand-in app does, decided from its environment only (pure). The image carries STANDIN_VERSION (its
-// tag), STANDIN_ROLE and PORT; the version's pre-release names a behaviour, and each behaviour can also be set or
-// tuned through the environment, which wins over the version:
+// What the stand-in app does, decided from its environment only (pure). One image serves as the backend and as the
+// frontend: it listens on 5000 and 3000 (PORT, or PORTS=a,b, to change that) and answers both health paths (/health
+// and /api/health); STANDIN_ROLE only labels it. The image carries STANDIN_VERSION (its tag); the version's
+// pre-release names a behaviour, and each behaviour can also be set or tuned through the environment, which wins
+// over the version:
 //   1.0.0, 1.1.0, …         healthy
 //   <v>-crash               exits with status 1 at start                       STANDIN_MODE=crash
 //   <v>-notready            runs, but its health endpoint always answers 503   STANDIN_MODE=notready
@@ -13,7 +15,7 @@
 // certificate it read at start until the process restarts.
 
 export type Mode = 'healthy' | 'crash' | 'notready';
-export type Role = 'backend' | 'frontend';
+export type Role = 'backend' | 'frontend' | 'app';
 
 export interface PostgresConfig {
   connectionString?: string;
@@ -34,8 +36,7 @@ export interface RedisConfig {
 export interface Behaviour {
   version: string;
   role: Role;
-  port: number;
-  healthPath: string;
+  ports: number[];
   mode: Mode;
   errorRate: number;
   delayMs: number;
@@ -73,9 +74,9 @@ export function versionTraits(version: string): { mode: Mode; errorRate: number;
 export function parseBehaviour(env: Env): Behaviour {
   const version = env.STANDIN_VERSION || '0.0.0-dev';
   const traits = versionTraits(version);
-  const roleRaw = env.STANDIN_ROLE || 'backend';
-  if (roleRaw !== 'backend' && roleRaw !== 'frontend') {
-    throw new BehaviourError(`STANDIN_ROLE: "${roleRaw}" must be backend or frontend`);
+  const roleRaw = env.STANDIN_ROLE || 'app';
+  if (roleRaw !== 'backend' && roleRaw !== 'frontend' && roleRaw !== 'app') {
+    throw new BehaviourError(`STANDIN_ROLE: "${roleRaw}" must be backend, frontend or app`);
   }
   const role: Role = roleRaw;
   const modeRaw = env.STANDIN_MODE || traits.mode;
@@ -85,8 +86,9 @@ export function parseBehaviour(env: Env): Behaviour {
   const b: Behaviour = {
     version,
     role,
-    port: num(env, 'PORT', role === 'backend' ? 5000 : 3000, 0, 65535),
-    healthPath: role === 'backend' ? '/health' : '/api/health',
+    ports: env.PORT
+      ? [num(env, 'PORT', 0, 0, 65535)]
+      : (env.PORTS || '5000,3000').split(',').map((p) => num({ PORTS: p.trim() }, 'PORTS', 0, 0, 65535)),
     mode: modeRaw,
     errorRate: num(env, 'STANDIN_ERROR_RATE', traits.errorRate, 0, 1),
     delayMs: num(env, 'STANDIN_DELAY_MS', traits.delayMs, 0, 600_000),

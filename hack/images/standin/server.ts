@@ -1,4 +1,4 @@
-// The stand-in's HTTP(S) server: the role's health path (/health or /api/health, both answered), /metrics
+// The stand-in's HTTP(S) server, on every configured port: /health and /api/health, /metrics
 // (Prometheus: http_requests_total{method,path,code} and http_request_duration_seconds{method,path}), /burn?ms=N
 // (CPU for HPA tests), /version, and any other path as ordinary application traffic, which is where the error rate,
 // the delay and the per-request CPU burn apply. Dependencies (database, cache) are injected.
@@ -16,9 +16,8 @@ export interface Check {
 }
 
 export interface StandIn {
-  http: http.Server;
-  https?: https.Server;
-  ports: { http: number; https?: number };
+  servers: (http.Server | https.Server)[];
+  ports: { http: number[]; https?: number };
   close(): Promise<void>;
 }
 
@@ -123,14 +122,12 @@ export async function startStandIn(b: Behaviour, checks: Check[], host = '0.0.0.
       server.once('error', reject);
       server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
     });
-  const plain = http.createServer({ keepAliveTimeout: 5_000 }, listener);
   const out: StandIn = {
-    http: plain,
-    ports: { http: await listen(plain, b.port) },
+    servers: [],
+    ports: { http: [] },
     close: async () => {
-      const closing = [out.http, out.https].filter((s): s is http.Server => !!s);
       await Promise.all(
-        closing.map(
+        out.servers.map(
           (s) =>
             new Promise<void>((r) => {
               s.close(() => r());
@@ -140,13 +137,18 @@ export async function startStandIn(b: Behaviour, checks: Check[], host = '0.0.0.
       );
     },
   };
+  for (const port of b.ports) {
+    const plain = http.createServer({ keepAliveTimeout: 5_000 }, listener);
+    out.servers.push(plain);
+    out.ports.http.push(await listen(plain, port));
+  }
   if (b.tls) {
     // Read once: the server keeps this certificate until the process restarts (what CertRenewal has to detect).
     const secure = https.createServer(
       { cert: readFileSync(b.tls.certFile), key: readFileSync(b.tls.keyFile), keepAliveTimeout: 5_000 },
       listener,
     );
-    out.https = secure;
+    out.servers.push(secure);
     out.ports.https = await listen(secure, b.tls.port);
   }
   return out;

@@ -45,17 +45,22 @@ describe('stand-in app, run as a process', () => {
     expect(sumMetric(m, 'http_requests_total', { path: '/health', code: '200' })).toBe(1);
     expect(sumMetric(m, 'http_request_duration_seconds_count', { path: '/other' })).toBe(3);
     expect(sumMetric(m, 'http_request_duration_seconds_bucket', { path: '/other', le: '+Inf' })).toBe(3);
-    expect(sumMetric(m, 'standin_info', { version: '1.0.0', role: 'backend', mode: 'healthy' })).toBe(1);
+    expect(sumMetric(m, 'standin_info', { version: '1.0.0', role: 'app', mode: 'healthy' })).toBe(1);
   });
 
-  test('the frontend role listens where told and says so', async () => {
-    const s = await start({ STANDIN_VERSION: '1.2.0', STANDIN_ROLE: 'frontend' });
+  test('one process serves backend and frontend: both ports, both health paths', async () => {
+    const s = await start({ STANDIN_VERSION: '1.2.0', STANDIN_ROLE: 'frontend', PORT: '', PORTS: '0,0' });
+    expect(s.ports).toHaveLength(2);
+    for (const port of s.ports) {
+      for (const path of ['/health', '/api/health']) {
+        expect((await get(`http://127.0.0.1:${port}${path}`)).status).toBe(200);
+      }
+    }
     expect(JSON.parse((await get(`${s.url}/version`)).body)).toEqual({
       version: '1.2.0',
       role: 'frontend',
       mode: 'healthy',
     });
-    expect((await get(`${s.url}/api/health`)).status).toBe(200);
   });
 
   test('-crash exits with status 1 at start, naming the reason', async () => {
