@@ -1,11 +1,12 @@
 // The stand-in app against the real PostgreSQL and Redis, configured the way a pod's secretKeyRef env configures it:
 // /health is 200 only while both answer, 503 naming the one that does not (a wrong password, a connection cut by
 // a proxy that stops), and 200 again once it is back.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import net from 'node:net';
 import { postgresEnv, redisEnv } from '../support/env.js';
 import { bundleOnce, startStandIn, type RunningStandIn } from '../support/standin.js';
 
+jest.setTimeout(60_000);
 let bundle: { file: string; cleanup: () => void };
 const running: RunningStandIn[] = [];
 beforeAll(async () => {

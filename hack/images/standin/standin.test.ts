@@ -1,6 +1,6 @@
 // The stand-in app as a local process (the same bundle the image runs): health, metrics, each behaviour the version
 // or the environment selects, CPU burn, TLS that keeps its certificate until restarted, graceful stop.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,8 @@ import tls from 'node:tls';
 import { parseMetrics, sumMetric } from '../../../test/support/prom.js';
 import { bundleOnce, cpuMs, startStandIn, type RunningStandIn } from '../../../test/support/standin.js';
 
+// CPU burn and process start-up take longer on a busy machine.
+jest.setTimeout(60_000);
 let bundle: { file: string; cleanup: () => void };
 const running: RunningStandIn[] = [];
 const start = async (env: Record<string, string>) => {
