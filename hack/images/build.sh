@@ -31,10 +31,10 @@ cd "$root"
 base_hash=$( { recipe build_base; grep -E '^(DEBIAN_|NODE_|NPM_|BUILD_RECIPE)' "$here/pins.env"; } | sha256sum | cut -c1-16)
 mapfile -t op_inputs < <(
   { printf '%s\n' Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json \
-      hack/images/prune-deps.ts; find src -type f; } | LC_ALL=C sort)
-op_hash=$( { echo "$base_hash"; recipe build_operator export_archives; grep -E '^OPERATOR_' "$here/pins.env"; hash_files "${op_inputs[@]}"; } | sha256sum | cut -c1-16)
-mapfile -t si_inputs < <({ echo package-lock.json; find hack/images/standin -type f ! -name '*.test.ts'; } | LC_ALL=C sort)
-si_hash=$( { echo "$base_hash"; recipe build_standin export_archives; grep -E '^STANDIN_' "$here/pins.env"; hash_files "${si_inputs[@]}"; } | sha256sum | cut -c1-16)
+      hack/images/prune-deps.ts hack/images/oci.ts; find src -type f; } | LC_ALL=C sort)
+op_hash=$( { echo "$base_hash"; recipe build_operator export_archives write_archives; grep -E '^OPERATOR_' "$here/pins.env"; hash_files "${op_inputs[@]}"; } | sha256sum | cut -c1-16)
+mapfile -t si_inputs < <({ printf '%s\n' package-lock.json hack/images/oci.ts; find hack/images/standin -type f ! -name '*.test.ts'; } | LC_ALL=C sort)
+si_hash=$( { echo "$base_hash"; recipe build_standin export_standin write_archives; grep -E '^STANDIN_' "$here/pins.env"; hash_files "${si_inputs[@]}"; } | sha256sum | cut -c1-16)
 all_hash=$(echo "$base_hash $op_hash $si_hash" | sha256sum | cut -c1-16)
 out="$cache_root/images-$all_hash"
 app_version=$(node -p 'require("./package.json").version')
@@ -102,29 +102,23 @@ new_container() { # image -> sets $ctr
 }
 image_label() { buildah inspect --type image --format "{{index .ImageAnnotations \"$2\"}}" "$1" 2>/dev/null || true; }
 
-# export_archives DIR REF... : pushes every REF into one OCI layout (each layer compressed once), then writes one
-# single-image OCI archive per REF into DIR (name: the ref with / and : made -), holding only that image's blobs,
-# its manifest named both for containerd (io.containerd.image.name) and for OCI tools (ref.name).
+# export_archives DIR REF... : pushes every REF into one OCI layout (each layer compressed once), then writes_archives.
 export_archives() {
   local dir=$1; shift
   local layout="$work/layout-$(basename "$dir")"
-  rm -rf "$layout" "$dir.partial"
-  mkdir -p "$dir.partial"
+  rm -rf "$layout"
   for ref in "$@"; do buildah push --format oci --quiet "$ref" "oci:$layout:$ref"; done
+  write_archives "$dir" "$layout" "$@"
+}
+# write_archives DIR LAYOUT REF... : one single-image OCI archive per REF in DIR (name: the ref with / and : made -),
+# holding only that image's blobs, its manifest named for containerd and for OCI tools (hack/images/oci.ts select).
+write_archives() {
+  local dir=$1 layout=$2; shift 2
+  rm -rf "$dir.partial"
+  mkdir -p "$dir.partial"
   for ref in "$@"; do
     local name=${ref//[\/:]/-}
-    node -e '
-      const fs = require("fs"); const [layout, ref, out] = process.argv.slice(1);
-      const idx = JSON.parse(fs.readFileSync(layout + "/index.json", "utf8"));
-      const m = idx.manifests.find((x) => x.annotations?.["org.opencontainers.image.ref.name"] === ref);
-      if (!m) throw new Error(`${ref} is not in ${layout}/index.json`);
-      m.annotations = { "io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref };
-      const blob = (d) => "blobs/sha256/" + d.replace(/^sha256:/, "");
-      const manifest = JSON.parse(fs.readFileSync(layout + "/" + blob(m.digest), "utf8"));
-      const files = [m, manifest.config, ...manifest.layers].map((d) => blob(d.digest));
-      fs.writeFileSync(out + ".index.json", JSON.stringify({ schemaVersion: 2, manifests: [m] }));
-      fs.writeFileSync(out + ".files", ["oci-layout", ...new Set(files)].join("\n") + "\n");' \
-      "$layout" "$ref" "$work/$name"
+    "$root/node_modules/.bin/tsx" "$here/oci.ts" select "$layout" "$ref" "$work/$name"
     tar --sort=name --owner=0 --group=0 --numeric-owner -cf "$dir.partial/$name.tar" \
       --transform="s|^.*\.index\.json\$|index.json|" -C "$work" "$name.index.json" -C "$layout" -T "$work/$name.files"
   done
@@ -210,7 +204,7 @@ if [ ! -d "$op_dir" ]; then
 fi
 
 # ---- stand-in: one bundled file, node and the libraries it links, nothing else (no shell, no Debian userland) ----
-# One image config per version (env STANDIN_VERSION): the version names the behaviour.
+# One image config per version (env STANDIN_VERSION, see export_standin): the version names the behaviour.
 standin_refs=()
 for v in $STANDIN_VERSIONS; do standin_refs+=("$STANDIN_REPO:$v"); done
 build_standin() {
@@ -233,22 +227,26 @@ build_standin() {
   tar -C "$rootfs" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1767225600 -cf "$work/standin.tar" .
   new_container scratch
   buildah add "$ctr" "$work/standin.tar" /
-  buildah config --workingdir /app --user 65532:65532 --port 5000 --port 3000 --env PATH=/usr/local/bin \
+  buildah config --workingdir /app --user 65532:65532 --port 5000/tcp --port 3000/tcp --env PATH=/usr/local/bin \
     --entrypoint '["/usr/local/bin/node", "/app/standin.cjs"]' --cmd '[]' \
     --annotation "ai.smartcloudops.images.hash=$si_hash" \
     --label "org.opencontainers.image.description=SmartCloudOps backend/frontend stand-in (hack/images/standin)" "$ctr"
-  local img
-  img=$(buildah commit --quiet --rm "$ctr")
+  buildah commit --quiet --rm "$ctr" "$STANDIN_REPO:build"
+}
+# One push; every version is a config with its STANDIN_VERSION over the same layers (hack/images/oci.ts variant).
+export_standin() {
+  local layout="$work/layout-standin"
+  rm -rf "$layout"
+  buildah push --format oci --quiet "$STANDIN_REPO:build" "oci:$layout:$STANDIN_REPO:build"
   for v in $STANDIN_VERSIONS; do
-    new_container "$img"
-    buildah config --env "STANDIN_VERSION=$v" "$ctr"
-    buildah commit --quiet --rm "$ctr" "$STANDIN_REPO:$v" >/dev/null
+    "$root/node_modules/.bin/tsx" "$here/oci.ts" variant "$layout" "$STANDIN_REPO:build" "$STANDIN_REPO:$v" \
+      "STANDIN_VERSION=$v"
   done
-  buildah rmi "$img" >/dev/null 2>&1 || true
+  write_archives "$si_dir" "$layout" "${standin_refs[@]}"
 }
 if [ ! -d "$si_dir" ]; then
-  step "stand-in: bundle and commit ${#standin_refs[@]} tags" build_standin
-  step "stand-in: export" export_archives "$si_dir" "${standin_refs[@]}"
+  step "stand-in: bundle, node and its libraries" build_standin
+  step "stand-in: export ${#standin_refs[@]} tags" export_standin
 fi
 
 mkdir -p "$out.partial"

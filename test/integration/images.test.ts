@@ -151,7 +151,7 @@ describe('locally built images', () => {
     const expected = neededPackages([...roots], join(repoRoot, 'node_modules'));
     const inImage = new Set(
       [...files]
-        .map((f) => /^app\/node_modules\/((@[^/]+\/)?[^/.][^/]*)$/.exec(f)?.[1])
+        .map((f) => /^app\/node_modules\/(@[^/]+\/[^/]+|[^@/.][^/]*)$/.exec(f)?.[1])
         .filter((x): x is string => !!x),
     );
     expect([...inImage].sort()).toEqual([...expected].sort());
