@@ -181,6 +181,8 @@ if [ "$(image_label "$NODE_REF" ai.smartcloudops.images.hash)" != "$base_hash" ]
     step "base: mmdebstrap $DEBIAN_SUITE + ${NODE_PACKAGE} + ${NPM_PACKAGE}" build_base
     step "base: export" export_archives "$base_dir" "$DEBIAN_REF" "$NODE_REF"
   fi
+elif [ ! -d "$base_dir" ]; then
+  step "base: export" export_archives "$base_dir" "$DEBIAN_REF" "$NODE_REF"
 fi
 
 # ---- operator: the Dockerfile, unchanged; npm in RUN steps trusts the host's CA bundle and npm settings ----
@@ -258,6 +260,22 @@ mkdir -p "$out.partial"
     require("fs").writeFileSync(process.argv[1], JSON.stringify(list, null, 2) + "\n");' "$out.partial/images.json"
 rm -rf "$out"
 mv "$out.partial" "$out"
+
+# Housekeeping (under the lock): buildah's storage is only a build cache, so drop what this script made before and
+# no longer names (older operator tags, replaced base and stand-in images); archives no images.json refers to.
+keep=" $DEBIAN_REF $NODE_REF $OPERATOR_REF $STANDIN_REPO:build "
+buildah images --format '{{.Name}}:{{.Tag}} {{.ID}}' 2>/dev/null | while read -r name id; do
+  case "$name" in
+    localhost/smartcloudops/*) [[ "$keep" == *" $name "* ]] || buildah rmi "$name" >/dev/null 2>&1 || true ;;
+    "<none>:<none>") buildah rmi "$id" >/dev/null 2>&1 || true ;;
+  esac
+done
+find "$cache_root" -maxdepth 1 -name 'images-*' -type d -mtime +3 -exec rm -rf {} + # sets unused for 3 days
+referenced=$(cat "$cache_root"/images-*/images.json 2>/dev/null || true)
+for d in "$store"/*/; do
+  d=${d%/}
+  [ "$d" = "$base_dir" ] || [[ "$referenced" == *"$d/"* ]] || rm -rf "$d"
+done
 for d in "$base_dir" "$op_dir" "$si_dir"; do
   say "$(basename "$d"): $(ls "$d" | wc -l) archive(s), $(du -sm "$d" | cut -f1) MiB"
 done
