@@ -438,6 +438,7 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
     return true;
   } catch (err) {
     log(`start-up failed; stopping the ${started.length} process(es) this run started`);
+    const startedPids = new Set(started.map((p) => p.pid));
     if (toStart.includes('node')) {
       const nodeProcs = state.procs.filter((p) => p.group === 'node' && started.some((s) => s.pid === p.pid));
       const apiserver =
@@ -454,7 +455,7 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
       state.groups = state.groups.filter((g) => g !== 'node');
     }
     for (const p of [...started].reverse()) await stopProcess(p, 3000);
-    state.procs = state.procs.filter((p) => !started.some((s) => s.pid === p.pid));
+    state.procs = state.procs.filter((p) => !startedPids.has(p.pid));
     if (state.procs.length === 0) {
       rmSync(l.stateFile, { force: true });
       rmSync(l.envFile, { force: true });

@@ -357,7 +357,7 @@ const networkStep: Step = {
   },
 };
 
-function containerdConfig(nl: NodeLayout, pauseRef: string): string {
+export function containerdConfig(nl: NodeLayout, pauseRef: string): string {
   return `version = 3
 root = "${nl.containerdRoot}"
 state = "${nl.containerdState}"
@@ -587,7 +587,7 @@ const kubeletStep: Step = {
   async run(ctx) {
     const nl = nodeLayout(ctx.layout);
     const nodeIp = ctx.state.advertiseAddress as string;
-    const certs = ensureNodePki(nl.pki, NODE_NAME, nodeIp);
+    const certs = ensureNodePki(nl.pki, ctx.layout.pki, NODE_NAME, nodeIp);
     const p = pkiPaths(ctx.layout.pki);
     const kubeconfig = join(nl.dir, 'kubelet.kubeconfig');
     const server = `https://127.0.0.1:${ctx.ports.apiserver}`;
@@ -631,7 +631,7 @@ const kubeProxyStep: Step = {
   async run(ctx) {
     const nl = nodeLayout(ctx.layout);
     const np = nodePorts();
-    const certs = ensureNodePki(nl.pki, NODE_NAME, ctx.state.advertiseAddress as string);
+    const certs = ensureNodePki(nl.pki, ctx.layout.pki, NODE_NAME, ctx.state.advertiseAddress as string);
     const kubeconfig = join(nl.dir, 'kube-proxy.kubeconfig');
     const server = `https://127.0.0.1:${ctx.ports.apiserver}`;
     writeFileSync(
@@ -754,7 +754,7 @@ const metricsServerStep: Step = {
     const nl = nodeLayout(ctx.layout);
     const np = nodePorts();
     const nodeIp = ctx.state.advertiseAddress as string;
-    const certs = ensureNodePki(nl.pki, NODE_NAME, nodeIp);
+    const certs = ensureNodePki(nl.pki, ctx.layout.pki, NODE_NAME, nodeIp);
     const p = pkiPaths(ctx.layout.pki);
     const kc = ctx.layout.kubeconfig;
     const proc = await ctx.start('node', {
@@ -835,12 +835,14 @@ export async function nodeDown(
   const ctr = (args: string[]) =>
     ctrBin ? tryRun(ctrBin, ['--address', nl.socket, '-n', 'k8s.io', ...args]) : { ok: false, out: '' };
 
-  // 1. Pods off the node while kubelet still runs: delete them with no grace period, wait for their sandboxes.
+  // 1. Pods off the node while kubelet still runs: graceful deletion (1 s), so kubelet stops each sandbox through
+  //    CRI (CNI DEL included) and confirms; wait until the API has none left on the node.
   const kubelet = byName('kubelet');
   if (kubelet && isOurs(kubelet) && opts.apiserver) {
-    await deleteNodePods(l, opts.apiserver, log);
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && ctr(['tasks', 'ls', '-q']).out.trim() !== '') await sleep(250);
+    const t0 = Date.now();
+    const n = await deleteNodePods(l, opts.apiserver);
+    while (n > 0 && Date.now() - t0 < 20_000 && (await podsOnNode(l, opts.apiserver)) > 0) await sleep(250);
+    if (n > 0) log(`  ${n} pod(s) on ${NODE_NAME} deleted in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }
   const stop = async (name: string) => {
     const p = byName(name);
@@ -864,25 +866,46 @@ export async function nodeDown(
   return procs.filter((p) => ['metrics-server', 'coredns', 'kube-proxy', 'kubelet', 'containerd'].includes(p.name));
 }
 
-async function deleteNodePods(l: Layout, apiserver: string, log: (l: string) => void): Promise<void> {
+function adminTlsOf(l: Layout) {
   const p = pkiPaths(l.pki);
-  const tls = { ca: p.caCert, cert: p.adminCert, key: p.adminKey };
+  return { ca: p.caCert, cert: p.adminCert, key: p.adminKey };
+}
+
+async function listNodePods(
+  l: Layout,
+  apiserver: string,
+): Promise<{ metadata: { name: string; namespace: string } }[]> {
+  const res = await request('GET', `${apiserver}/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE_NAME}`, {
+    tls: adminTlsOf(l),
+  });
+  if (res.status !== 200) throw new Error(`listing pods: HTTP ${res.status}`);
+  return (JSON.parse(res.body) as { items: { metadata: { name: string; namespace: string } }[] }).items;
+}
+
+async function podsOnNode(l: Layout, apiserver: string): Promise<number> {
   try {
-    const res = await request('GET', `${apiserver}/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE_NAME}`, { tls });
-    if (res.status !== 200) return;
-    const pods = (JSON.parse(res.body) as { items: { metadata: { name: string; namespace: string } }[] }).items;
+    return (await listNodePods(l, apiserver)).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Deletes the pods bound to the node with a 1 s grace period; returns how many. */
+async function deleteNodePods(l: Layout, apiserver: string): Promise<number> {
+  try {
+    const pods = await listNodePods(l, apiserver);
     await Promise.all(
       pods.map((pod) =>
         request(
           'DELETE',
-          `${apiserver}/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}?gracePeriodSeconds=0`,
-          { tls },
+          `${apiserver}/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}?gracePeriodSeconds=1`,
+          { tls: adminTlsOf(l) },
         ),
       ),
     );
-    if (pods.length) log(`  deleted ${pods.length} pod(s) on ${NODE_NAME}`);
+    return pods.length;
   } catch {
-    /* the API server is gone: the hard path below still removes everything */
+    return 0; // the API server is gone: the hard path below still removes everything
   }
 }
 
@@ -1055,7 +1078,7 @@ export async function teardownResources(l: Layout, log: (l: string) => void, rec
   }
   rmSync(nl.dir, { recursive: true, force: true });
   if (existsSync(nl.dir)) problems.push(`directory ${nl.dir}`);
-  rmSync(RECORD, { force: true });
+  rmSync(RECORD_DIR, { recursive: true, force: true });
   if (problems.length) log(`  node teardown left: ${problems.join('; ')}`);
 }
 

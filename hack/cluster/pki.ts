@@ -126,14 +126,14 @@ export interface NodePki {
 }
 
 /** The real node's certificates, issued by the cluster CA; re-issued when the node name or IP changed. */
-export function ensureNodePki(dir: string, nodeName: string, nodeIp: string): NodePki {
+export function ensureNodePki(dir: string, caDir: string, nodeName: string, nodeIp: string): NodePki {
   const f = (n: string) => ({ crt: join(dir, `${n}.crt`), key: join(dir, `${n}.key`) });
   const stamp = join(dir, 'node.id');
   const id = `${nodeName} ${nodeIp}`;
   const fresh = !existsSync(stamp) || readFileSync(stamp, 'utf8') !== id;
   const want = (n: string) => fresh || !existsSync(f(n).crt);
   if (want('kubelet')) {
-    issue(dir, 'kubelet', `/O=system:nodes/CN=system:node:${nodeName}`, 'extendedKeyUsage=clientAuth\n');
+    issue(dir, 'kubelet', `/O=system:nodes/CN=system:node:${nodeName}`, 'extendedKeyUsage=clientAuth\n', caDir);
   }
   if (want('kubelet-serving')) {
     issue(
@@ -141,15 +141,17 @@ export function ensureNodePki(dir: string, nodeName: string, nodeIp: string): No
       'kubelet-serving',
       `/CN=${nodeName}`,
       `subjectAltName=DNS:${nodeName},IP:${nodeIp}\nextendedKeyUsage=serverAuth\n`,
+      caDir,
     );
   }
-  if (want('kube-proxy')) issue(dir, 'kube-proxy', '/CN=system:kube-proxy', 'extendedKeyUsage=clientAuth\n');
+  if (want('kube-proxy')) issue(dir, 'kube-proxy', '/CN=system:kube-proxy', 'extendedKeyUsage=clientAuth\n', caDir);
   if (want('metrics-server')) {
     issue(
       dir,
       'metrics-server',
       '/CN=metrics-server',
       `subjectAltName=DNS:metrics-server.kube-system.svc,DNS:metrics-server.kube-system.svc.cluster.local,IP:${nodeIp}\nextendedKeyUsage=serverAuth\n`,
+      caDir,
     );
   }
   writeFileSync(stamp, id);
@@ -165,7 +167,7 @@ export function ensureNodePki(dir: string, nodeName: string, nodeIp: string): No
   };
 }
 
-function issue(dir: string, name: string, subject: string, ext: string): void {
+function issue(dir: string, name: string, subject: string, ext: string, caDir = dir): void {
   writeFileSync(
     join(dir, `${name}.ext`),
     `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n${ext}`,
@@ -179,9 +181,9 @@ function issue(dir: string, name: string, subject: string, ext: string): void {
       '-in',
       `${name}.csr`,
       '-CA',
-      'ca.crt',
+      join(caDir, 'ca.crt'),
       '-CAkey',
-      'ca.key',
+      join(caDir, 'ca.key'),
       '-CAcreateserial',
       '-days',
       '3650',
