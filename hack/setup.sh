@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a clean machine lacks for the demo and the tests, then builds the local cluster's binaries:
-#   Debian packages: postgresql-15, redis-server, openssl, lua5.4 (the Argo CD health check test); root or sudo
+#   Debian packages: postgresql-15, redis-server, openssl, lua5.4 (the Argo CD health check test); for the real node
+#                    iptables, iproute2, runc, containernetworking-plugins, and gcc + libc6-dev (the static pause
+#                    binary); root or sudo
 #   npm ci           (skipped when node_modules matches package-lock.json)
 #   hack/kubebins/build.sh  (skipped when the binaries for the current pins exist)
 #   hack/images/build.sh    (skipped when the images for the current sources exist)
@@ -19,7 +21,8 @@ go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 [ "${go_minor:-0}" -ge 25 ] || fail "Go $(go env GOVERSION) is too old (need >= 1.25)"
 
 missing=()
-for pkg in postgresql-15 redis-server openssl ca-certificates lua5.4; do
+for pkg in postgresql-15 redis-server openssl ca-certificates lua5.4 \
+  iptables iproute2 runc containernetworking-plugins gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
