@@ -780,6 +780,7 @@ const metricsServerStep: Step = {
         '--kubelet-preferred-address-types=InternalIP',
         '--kubelet-use-node-status-port',
         '--metric-resolution=10s',
+        '--kubelet-request-timeout=5s',
       ],
       log: join(ctx.layout.logs, 'metrics-server.log'),
     });
