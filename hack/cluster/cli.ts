@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
       for (const c of s.components) {
         const mark = c.healthy ? '✓' : '✗';
         console.log(
-          `${mark} ${c.name.padEnd(24)} ${c.running ? `pid ${c.pid}` : 'stopped'}${c.detail ? `  ${c.detail}` : ''}`,
+          `${mark} ${c.name.padEnd(24)} ${c.pid === undefined && c.running ? 'configured' : c.running ? `pid ${c.pid}` : 'stopped'}${c.detail ? `  ${c.detail}` : ''}`,
         );
       }
       return s.components.every((c) => c.healthy) ? 0 : 1;

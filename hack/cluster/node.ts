@@ -384,7 +384,7 @@ disabled_plugins = [
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "${pauseRef}"
   [plugins.'io.containerd.cri.v1.images'.registry]
-    config_path = ""
+    config_path = "${join(nl.dir, 'containerd', 'certs.d')}"
 
 [plugins.'io.containerd.cri.v1.runtime']
   restrict_oom_score_adj = true
@@ -492,6 +492,14 @@ const containerdStep: Step = {
       throw new ClusterError(`no pause image in ${join(ctx.bins!.dir, 'images.json')}; rebuild: npm run cluster:build`);
     const images = [...own, ...externalImages(ctx.log)];
     writeFileSync(nl.containerdConfig, containerdConfig(nl, pause.ref));
+    // No image is ever pulled from a registry: every registry host resolves to a closed port on loopback, so a pod
+    // whose image was not imported fails with ErrImagePull instead of sending a packet off the machine.
+    const hosts = join(nl.dir, 'containerd', 'certs.d', '_default');
+    mkdirSync(hosts, { recursive: true });
+    writeFileSync(
+      join(hosts, 'hosts.toml'),
+      'server = "http://127.0.0.1:9"\n\n[host."http://127.0.0.1:9"]\n  capabilities = ["pull", "resolve"]\n',
+    );
     writeFileSync(join(nl.cniConfDir, `10-${CNI_NETWORK}.conflist`), JSON.stringify(cniConflist(nl.ipamDir), null, 2));
     const proc = await ctx.start('node', {
       name: 'containerd',
@@ -772,6 +780,7 @@ const metricsServerStep: Step = {
         '--kubelet-preferred-address-types=InternalIP',
         '--kubelet-use-node-status-port',
         '--metric-resolution=10s',
+        '--kubelet-request-timeout=5s',
       ],
       log: join(ctx.layout.logs, 'metrics-server.log'),
     });

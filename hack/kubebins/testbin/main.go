@@ -1,7 +1,7 @@
 // Command testbin is the real node's test image: one static binary (no shell, no libc) that the node e2e tests run
 // in pods, since no registry and no busybox are available. Modes:
 //
-//	testbin sleep [SECONDS]       print "started", sleep (forever without SECONDS), exit 0
+//	testbin sleep [SECONDS]       print "started", sleep (until SIGTERM without SECONDS), exit 0
 //	testbin exit N                print "exiting with N", exit N
 //	testbin echo WORDS...         print the words and exit 0 (for kubectl exec)
 //	testbin serve PORT            HTTP server: / answers "hello from HOSTNAME", /health answers "ok"
@@ -18,8 +18,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -32,7 +34,11 @@ func main() {
 	case "sleep":
 		fmt.Println("started")
 		if len(args) == 0 {
-			select {}
+			// Until SIGTERM (a bare `select {}` would be the runtime's "all goroutines are asleep" crash).
+			stop := make(chan os.Signal, 1)
+			signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+			<-stop
+			return
 		}
 		time.Sleep(time.Duration(atoi(args[0])) * time.Second)
 	case "exit":
