@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what a clean machine lacks for the demo and the tests, then builds the local cluster's binaries:
-#   Debian packages: postgresql-15, redis-server, openssl, lua5.4 (the Argo CD health check test); root or sudo
+#   Debian packages: postgresql-15, redis-server, openssl, lua5.4 (the Argo CD health check test); for the real node
+#                    iptables, iproute2, runc, containernetworking-plugins, and gcc + libc6-dev (the static pause
+#                    binary); root or sudo
 #   npm ci           (skipped when node_modules matches package-lock.json)
 #   hack/kubebins/build.sh  (skipped when the binaries for the current pins exist)
+#   hack/images/build.sh    (skipped when the images for the current sources exist)
 # Needs: Node.js >= 20.19 with npm, Go >= 1.25, Debian/Ubuntu apt. Safe to run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,7 +21,8 @@ go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 [ "${go_minor:-0}" -ge 25 ] || fail "Go $(go env GOVERSION) is too old (need >= 1.25)"
 
 missing=()
-for pkg in postgresql-15 redis-server openssl ca-certificates lua5.4; do
+for pkg in postgresql-15 redis-server openssl ca-certificates lua5.4 \
+  iptables iproute2 runc containernetworking-plugins gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -42,4 +46,5 @@ if [ "$(cat node_modules/.sco-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
 fi
 
 bash hack/kubebins/build.sh >/dev/null
+bash hack/images/build.sh >/dev/null # base, operator and stand-in images for the real node (needs root)
 say "ready"

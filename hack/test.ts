@@ -1,6 +1,6 @@
 // npm test: runs the unit, integration and e2e suites in one jest run.
 //
-// Without KUBECONFIG it brings up the local cluster and data services (building the binaries when the pins changed)
+// Without KUBECONFIG it brings up the local cluster (with the real node) and data services (building the binaries when the pins changed)
 // and, if it started them, stops them afterwards (SCO_KEEP_CLUSTER=1 keeps them). With KUBECONFIG set, the e2e
 // suite runs against that cluster (e.g. kind) and only the data services are started locally.
 // Extra arguments go to jest, e.g. `npm test -- --selectProjects unit` or `npm test -- test/e2e/harness.test.ts`.
@@ -8,8 +8,9 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { down, up, type Group } from './cluster/cluster.js';
-import { repoRoot } from './cluster/config.js';
+import { defaultGroups, down, readState, up, type Group } from './cluster/cluster.js';
+import { layout, repoRoot } from './cluster/config.js';
+import { nodeLeftovers } from './cluster/node.js';
 import { ClusterError } from './cluster/proc.js';
 
 interface JestJson {
@@ -23,7 +24,8 @@ interface JestJson {
 
 async function main(args: string[]): Promise<number> {
   const needsCluster = !process.env.KUBECONFIG;
-  const groups: Group[] = needsCluster ? ['cluster', 'services'] : ['services'];
+  // The local cluster includes the real node: if it cannot start, the run fails (no fallback to kwok-only).
+  const groups: Group[] = needsCluster ? defaultGroups() : ['services'];
   const started = await up({ groups });
   const keep = process.env.SCO_KEEP_CLUSTER === '1';
   const resultsDir = join(repoRoot, '.test-results');
@@ -31,6 +33,7 @@ async function main(args: string[]): Promise<number> {
   const out = join(resultsDir, 'jest.json');
   rmSync(out, { force: true });
   let code: number;
+  let teardownFailed = false;
   try {
     code = await new Promise<number>((resolve) => {
       const child = spawn(
@@ -54,7 +57,18 @@ async function main(args: string[]): Promise<number> {
   } finally {
     if (started && !keep) {
       console.log('stopping the cluster and services this run started (SCO_KEEP_CLUSTER=1 keeps them)');
+      const binDir = readState(layout())?.binDir;
       await down({ log: () => undefined });
+      if (groups.includes('node')) {
+        // The teardown proof for the suite's own real node: nothing of it may be left on the machine.
+        const left = nodeLeftovers(layout(), binDir);
+        if (left.length) {
+          console.log(`the real node's teardown left:\n  ${left.join('\n  ')}`);
+          teardownFailed = true;
+        } else {
+          console.log('real node torn down: no process, mount, link, route, chain, cgroup or file left');
+        }
+      }
     }
   }
   let summary: JestJson | undefined;
@@ -71,7 +85,7 @@ async function main(args: string[]): Promise<number> {
     console.log('no test ran');
     return 1;
   }
-  return code;
+  return code || (teardownFailed ? 1 : 0);
 }
 
 main(process.argv.slice(2)).then(

@@ -16,7 +16,18 @@ export const BINARIES = [
   'helm',
 ] as const;
 export type Binary = (typeof BINARIES)[number];
-export type BinPaths = Record<Binary, string> & { dir: string };
+/** The real node's binaries (hack/cluster/node.ts): in the same directory, checked when the node starts. */
+export const NODE_BINARIES = [
+  'kubelet',
+  'kube-proxy',
+  'containerd',
+  'ctr',
+  'containerd-shim-runc-v2',
+  'coredns',
+  'metrics-server',
+] as const;
+export type NodeBinary = (typeof NODE_BINARIES)[number];
+export type BinPaths = Record<Binary, string> & Record<NodeBinary, string> & { dir: string };
 
 const buildScript = join(repoRoot, 'hack', 'kubebins', 'build.sh');
 
@@ -63,6 +74,7 @@ export function resolveBinaries(opts: { build: boolean; log?: (line: string) => 
     }
     paths[b] = p;
   }
+  for (const b of NODE_BINARIES) paths[b] = join(dir, b);
   assertKubeVersion(paths['kube-apiserver'], readPins().KUBE_VERSION as string);
   return paths;
 }

@@ -1,8 +1,9 @@
 // npm run cluster:up | cluster:down | cluster:status
-//   up [--only=cluster|services] [--no-build]   start (idempotent; a running cluster is left alone)
+//   up [--only=GROUPS] [--no-build]             start (idempotent; a running cluster is left alone); GROUPS is a
+//                                               comma-separated list of cluster, node (the real node), services
 //   down                                        stop exactly what up started, wipe per-run data
 //   status                                      each component's process and health; exit 1 when not all healthy
-import { down, status, up, type Group } from './cluster.js';
+import { ALL_GROUPS, down, status, up, type Group } from './cluster.js';
 import { ClusterError } from './proc.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -15,15 +16,18 @@ async function main(argv: string[]): Promise<number> {
   );
   for (const k of flags.keys()) {
     if (!['only', 'no-build'].includes(k))
-      throw new ClusterError(`unknown flag --${k} (known: --only=cluster|services, --no-build)`);
+      throw new ClusterError(`unknown flag --${k} (known: --only=cluster,node,services, --no-build)`);
   }
   switch (cmd) {
     case 'up': {
-      const only = flags.get('only');
-      if (only && only !== 'cluster' && only !== 'services') {
-        throw new ClusterError(`--only must be "cluster" or "services", not "${only}"`);
+      const only = flags.get('only')?.split(',');
+      const bad = only?.filter((g) => !ALL_GROUPS.includes(g as Group));
+      if (bad?.length) {
+        throw new ClusterError(
+          `--only takes a comma-separated list of ${ALL_GROUPS.join(', ')}; not "${bad.join(',')}"`,
+        );
       }
-      await up({ groups: only ? [only as Group] : undefined, build: !flags.has('no-build') });
+      await up({ groups: only as Group[] | undefined, build: !flags.has('no-build') });
       return 0;
     }
     case 'down':
@@ -38,14 +42,14 @@ async function main(argv: string[]): Promise<number> {
       for (const c of s.components) {
         const mark = c.healthy ? '✓' : '✗';
         console.log(
-          `${mark} ${c.name.padEnd(24)} ${c.running ? `pid ${c.pid}` : 'stopped'}${c.detail ? `  ${c.detail}` : ''}`,
+          `${mark} ${c.name.padEnd(24)} ${c.pid === undefined && c.running ? 'configured' : c.running ? `pid ${c.pid}` : 'stopped'}${c.detail ? `  ${c.detail}` : ''}`,
         );
       }
       return s.components.every((c) => c.healthy) ? 0 : 1;
     }
     default:
       throw new ClusterError(
-        `usage: cli.ts up [--only=cluster|services] [--no-build] | down | status (got "${cmd ?? ''}")`,
+        `usage: cli.ts up [--only=cluster,node,services] [--no-build] | down | status (got "${cmd ?? ''}")`,
       );
   }
 }

@@ -1,19 +1,21 @@
-// The local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake nodes), plus the
-// data services (PostgreSQL 15, Redis 7, an S3 server). `up` is idempotent, `down` stops exactly the processes
+// The local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake nodes), one real
+// node (node.ts: containerd, kubelet, kube-proxy, CoreDNS, metrics-server), plus the data services (PostgreSQL 15,
+// Redis 7, an S3 server). `up` is idempotent, `down` stops exactly the processes
 // `up` started (by PID and kernel start time, never by name), and a failed `up` stops what it had started.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { resolveBinaries, type BinPaths } from './binaries.js';
+import { BINARIES, NODE_BINARIES, resolveBinaries, type BinPaths } from './binaries.js';
 import { layout, PORTS, repoRoot, resolvePorts, type Layout, type Ports } from './config.js';
 import type { ServicesEnv } from './env.js';
 import { probeOk, request, type TlsFiles } from './http.js';
+import { nodeDown, nodeNetworkStep, nodeRecorded, nodeSteps } from './node.js';
 import { ensurePki, kubeconfigYaml, pkiPaths } from './pki.js';
 import { assertPortFree, ClusterError, isOurs, startDaemon, stopProcess, waitFor, type ProcRecord } from './proc.js';
 import { serviceSteps } from './services.js';
 
-export type Group = 'cluster' | 'services';
+export type Group = 'cluster' | 'node' | 'services';
 
 export interface State {
   version: 1;
@@ -44,9 +46,19 @@ export interface Step {
   run: (ctx: Ctx) => Promise<void>;
   /** A quick health probe for `status` and for deciding that a running cluster really is up. */
   probe?: (ctx: Ctx) => Promise<boolean>;
+  /** The step configures the machine rather than starting a process (status probes it without a PID). */
+  noProcess?: boolean;
 }
 
-const ALL_GROUPS: Group[] = ['cluster', 'services'];
+export const ALL_GROUPS: Group[] = ['cluster', 'node', 'services'];
+
+/**
+ * The groups `up` starts when none are named: all of them. SCO_REAL_NODE=0 leaves the real node out (a kwok-only
+ * cluster, for a second cluster on a machine whose one real node is taken); `up` says so when it does.
+ */
+export function defaultGroups(env: NodeJS.ProcessEnv = process.env): Group[] {
+  return env.SCO_REAL_NODE === '0' ? ['cluster', 'services'] : ALL_GROUPS;
+}
 
 export function readState(l: Layout): State | undefined {
   if (!existsSync(l.stateFile)) return undefined;
@@ -66,7 +78,8 @@ function writeState(l: Layout, s: State): void {
 
 function advertiseAddress(): string {
   if (process.env.SCO_ADVERTISE_ADDRESS) return process.env.SCO_ADVERTISE_ADDRESS;
-  for (const addrs of Object.values(os.networkInterfaces())) {
+  for (const [name, addrs] of Object.entries(os.networkInterfaces())) {
+    if (name.startsWith('sco-')) continue; // the real node's own bridge
     for (const a of addrs ?? []) {
       if (a.family === 'IPv4' && !a.internal) return a.address;
     }
@@ -79,6 +92,13 @@ function advertiseAddress(): string {
 function adminTls(l: Layout): TlsFiles {
   const p = pkiPaths(l.pki);
   return { ca: p.caCert, cert: p.adminCert, key: p.adminKey };
+}
+
+/** Paths of all binaries in a directory, without checks (teardown and status use what is there). */
+function nodeBinPaths(dir: string): BinPaths {
+  const paths = { dir } as BinPaths;
+  for (const b of [...BINARIES, ...NODE_BINARIES]) paths[b] = join(dir, b);
+  return paths;
 }
 
 export function apiUrl(ctx: { ports: Ports }): string {
@@ -156,10 +176,26 @@ const clusterSteps: Step[] = [
         args: [
           `--etcd-servers=http://127.0.0.1:${ctx.ports.etcdClient}`,
           '--etcd-prefix=/registry',
-          '--bind-address=127.0.0.1',
+          // Pods reach the API server at the advertise address (kubernetes.default → the lease-reconciled
+          // endpoint), so it listens on every address, not only loopback.
+          '--bind-address=0.0.0.0',
           `--secure-port=${ctx.ports.apiserver}`,
           `--advertise-address=${ctx.state.advertiseAddress}`,
-          '--endpoint-reconciler-type=none',
+          '--endpoint-reconciler-type=lease',
+          // kubelet API (logs, exec, port-forward) with a client certificate, at the node's InternalIP.
+          `--kubelet-client-certificate=${p.kubeletClientCert}`,
+          `--kubelet-client-key=${p.kubeletClientKey}`,
+          `--kubelet-certificate-authority=${p.caCert}`,
+          '--kubelet-preferred-address-types=InternalIP',
+          // Aggregated APIs (metrics-server): front-proxy client certificate and request-header authentication.
+          `--proxy-client-cert-file=${p.frontProxyCert}`,
+          `--proxy-client-key-file=${p.frontProxyKey}`,
+          `--requestheader-client-ca-file=${p.caCert}`,
+          '--requestheader-allowed-names=front-proxy-client',
+          '--requestheader-username-headers=X-Remote-User',
+          '--requestheader-group-headers=X-Remote-Group',
+          '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+          '--enable-aggregator-routing=true',
           `--cert-dir=${join(ctx.layout.dir, 'apiserver-certs')}`,
           `--tls-cert-file=${p.apiserverCert}`,
           `--tls-private-key-file=${p.apiserverKey}`,
@@ -296,8 +332,9 @@ interface NodeLike {
   status?: { conditions?: { type: string; status: string }[] };
 }
 
+/** Every step in start order. The node's network step comes first: no cluster range may leave the machine. */
 export function allSteps(): Step[] {
-  return [...clusterSteps, ...serviceSteps];
+  return [nodeNetworkStep, ...clusterSteps, ...nodeSteps, ...serviceSteps];
 }
 
 function makeCtx(l: Layout, state: State, log: (line: string) => void, started: ProcRecord[]): Ctx {
@@ -327,7 +364,8 @@ export interface UpOptions {
 /** Brings the requested groups up. Returns false when everything requested was already running. */
 export async function up(opts: UpOptions = {}): Promise<boolean> {
   const log = opts.log ?? ((line: string) => console.log(line));
-  const want = opts.groups ?? ALL_GROUPS;
+  const want = opts.groups ?? defaultGroups();
+  if (!opts.groups && !want.includes('node')) log('SCO_REAL_NODE=0: starting without the real node (kwok nodes only)');
   const l = layout();
   let state = readState(l);
 
@@ -349,6 +387,9 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
     }
   }
   const toStart = want.filter((g) => !state?.groups.includes(g));
+  if (toStart.includes('node') && !toStart.includes('cluster') && !state?.groups.includes('cluster')) {
+    throw new ClusterError('the real node needs the control plane: npm run cluster:up -- --only=cluster,node');
+  }
   const ports = state?.ports ?? resolvePorts();
   state ??= { version: 1, ports, groups: [], procs: [], dataDirs: [], env: {} };
   const steps = allSteps().filter((s) => toStart.includes(s.group));
@@ -397,8 +438,24 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
     return true;
   } catch (err) {
     log(`start-up failed; stopping the ${started.length} process(es) this run started`);
+    const startedPids = new Set(started.map((p) => p.pid));
+    if (toStart.includes('node')) {
+      const nodeProcs = state.procs.filter((p) => p.group === 'node' && started.some((s) => s.pid === p.pid));
+      const apiserver =
+        started.find((p) => p.name === 'kube-apiserver') ?? state.procs.find((p) => p.name === 'kube-apiserver');
+      const handled = await nodeDown(l, nodeProcs, {
+        apiserver: apiserver && isOurs(apiserver) ? apiUrl(ctx) : undefined,
+        bins: ctx.bins,
+        log,
+      });
+      for (const h of handled) {
+        const i = started.findIndex((s) => s.pid === h.pid);
+        if (i >= 0) started.splice(i, 1);
+      }
+      state.groups = state.groups.filter((g) => g !== 'node');
+    }
     for (const p of [...started].reverse()) await stopProcess(p, 3000);
-    state.procs = state.procs.filter((p) => !started.some((s) => s.pid === p.pid));
+    state.procs = state.procs.filter((p) => !startedPids.has(p.pid));
     if (state.procs.length === 0) {
       rmSync(l.stateFile, { force: true });
       rmSync(l.envFile, { force: true });
@@ -435,7 +492,23 @@ export async function down(opts: { log?: (line: string) => void } = {}): Promise
     return 0;
   }
   let stopped = 0;
-  for (const p of [...state.procs].reverse()) {
+  let procs = state.procs;
+  if (state.groups.includes('node') || procs.some((p) => p.group === 'node') || nodeRecorded(l)) {
+    // The node first, in a real node's drain order, while the API server still answers.
+    const t0 = Date.now();
+    const apiserver = procs.find((p) => p.name === 'kube-apiserver');
+    const nodeProcs = procs.filter((p) => p.group === 'node');
+    const alive = nodeProcs.filter((p) => isOurs(p)).length;
+    const handled = await nodeDown(l, nodeProcs, {
+      apiserver: apiserver && isOurs(apiserver) ? apiUrl(state) : undefined,
+      bins: state.binDir ? nodeBinPaths(state.binDir) : undefined,
+      log,
+    });
+    stopped += alive;
+    procs = procs.filter((p) => !handled.includes(p));
+    log(`✓ real node removed (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  }
+  for (const p of [...procs].reverse()) {
     const r = await stopProcess(p);
     if (r !== 'gone') stopped++;
     log(`${r === 'gone' ? '-' : '✓'} ${p.name} (pid ${p.pid}) ${r === 'gone' ? 'was not running' : r}`);
@@ -460,10 +533,11 @@ export async function status(): Promise<{ dir: string; components: ComponentStat
   const state = readState(l);
   if (!state) return { dir: l.dir, components: [] };
   const ctx = makeCtx(l, state, () => undefined, []);
+  if (state.binDir) ctx.bins = nodeBinPaths(state.binDir);
   const out: ComponentStatus[] = [];
   for (const step of allSteps().filter((s) => state.groups.includes(s.group))) {
     const rec = state.procs.find((p) => p.name === step.name);
-    const running = rec ? isOurs(rec) : false;
+    const running = step.noProcess ? true : rec ? isOurs(rec) : false;
     let healthy = false;
     let detail = running ? '' : 'not running';
     if (running && step.probe) {

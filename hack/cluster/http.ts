@@ -21,7 +21,7 @@ export interface HttpResult {
 export function request(
   method: string,
   url: string,
-  opts: { tls?: TlsFiles; body?: unknown; timeoutMs?: number } = {},
+  opts: { tls?: TlsFiles; body?: unknown; timeoutMs?: number; contentType?: string } = {},
 ): Promise<HttpResult> {
   const u = new URL(url);
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -33,7 +33,7 @@ export function request(
       {
         method,
         headers: payload
-          ? { 'content-type': 'application/json', accept: 'application/json' }
+          ? { 'content-type': opts.contentType ?? 'application/json', accept: 'application/json' }
           : { accept: 'application/json' },
         ca: tls.ca ? readFileSync(tls.ca) : undefined,
         cert: tls.cert ? readFileSync(tls.cert) : undefined,

@@ -1,7 +1,8 @@
 //go:build tools
 
-// Package kubebins pins the Kubernetes control-plane binaries the local test
-// cluster is built from. Nothing here is shipped; it only anchors the module graph.
+// Package kubebins pins the Kubernetes binaries the local test cluster is built
+// from: the control plane and the real node's kubelet and kube-proxy.
+// Nothing here is shipped; it only anchors the module graph.
 package kubebins
 
 import (
@@ -9,5 +10,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )

@@ -1,5 +1,7 @@
 // The Helm chart renders, lints, and its output is accepted by the API server (server-side dry run); its CRDs and
-// RBAC are the generated ones; bad value combinations fail with a message.
+// RBAC are the generated ones; bad value combinations fail with a message; values.schema.json refuses wrong types;
+// the hardening for two replicas (PDB, spread, a Lease per release, grace period above the shutdown timeout) and the
+// optional NetworkPolicy and ServiceMonitor render as documented.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,18 +20,37 @@ const chart = join(repoRoot, 'charts', 'smartcloudops-operator');
 
 const helmPath = () => toolPath('helm');
 
-async function template(ns: string, ...set: string[]): Promise<(KubeObject & Record<string, unknown>)[]> {
-  const { stdout } = await run(
-    helmPath(),
-    ['template', 'sco', chart, '--namespace', ns, ...set.flatMap((s) => ['--set', s])],
-    {
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
+type Doc = KubeObject & Record<string, unknown>;
+
+async function template(ns: string, ...set: string[]): Promise<Doc[]> {
+  return templateRelease('sco', ns, ...set);
+}
+
+/** `helm template`; a value written `key:=value` is passed with --set-string (a string where the chart may want a
+ * boolean), the others with --set. */
+async function templateRelease(release: string, ns: string, ...set: string[]): Promise<Doc[]> {
+  const args = set.flatMap((s) => (s.includes(':=') ? ['--set-string', s.replace(':=', '=')] : ['--set', s]));
+  const { stdout } = await run(helmPath(), ['template', release, chart, '--namespace', ns, ...args], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return parseAllDocuments(stdout)
-    .map((d) => d.toJS() as KubeObject & Record<string, unknown>)
+    .map((d) => d.toJS() as Doc)
     .filter(Boolean);
 }
+
+interface PodSpec {
+  terminationGracePeriodSeconds: number;
+  affinity?: Record<string, unknown>;
+  topologySpreadConstraints?: Record<string, unknown>[];
+  containers: { args: string[]; env: { name: string; value?: string }[] }[];
+}
+const podSpec = (docs: Doc[]): PodSpec =>
+  (docs.find((d) => d.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template
+    .spec;
+const arg = (docs: Doc[], flag: string): string | undefined =>
+  podSpec(docs)
+    .containers[0]?.args.find((a) => a.startsWith(`--${flag}=`))
+    ?.slice(flag.length + 3);
 
 function applyDryRun(manifests: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -138,5 +159,174 @@ describe('Helm chart', () => {
   test('crds.enabled=false leaves the CRDs out', async () => {
     const docs = await template(ns, 'crds.enabled=false');
     expect(docs.some((d) => d.kind === 'CustomResourceDefinition')).toBe(false);
+  });
+
+  test('values.schema.json refuses wrong types and unknown keys, naming the field', async () => {
+    await expect(templateRelease('sco', ns, 'leaderElection.enabled:=false')).rejects.toThrow(
+      /leaderElection\.enabled.*(boolean|got string)|(got string|boolean).*leaderElection/s,
+    );
+    await expect(templateRelease('sco', ns, 'crds.keep:=true')).rejects.toThrow(/crds\.keep/);
+    await expect(templateRelease('sco', ns, 'replicas:=two')).rejects.toThrow(/replicas/);
+    await expect(templateRelease('sco', ns, 'logLevel=verbose')).rejects.toThrow(/logLevel/);
+    await expect(templateRelease('sco', ns, 'image.tag=latest')).rejects.toThrow(/image\.tag/);
+    await expect(templateRelease('sco', ns, 'leaderElection.leaseDuration=soon')).rejects.toThrow(/leaseDuration/);
+    await expect(templateRelease('sco', ns, 'replicaCount=3')).rejects.toThrow(/replicaCount/);
+    // the same values with the right types render
+    const ok = await templateRelease('sco', ns, 'leaderElection.enabled=true', 'crds.keep=true', 'replicas=2');
+    expect(arg(ok, 'leader-elect')).toBe('true');
+  });
+
+  test('helm lint --strict passes with every optional part enabled', async () => {
+    const { stdout } = await run(helmPath(), [
+      'lint',
+      '--strict',
+      chart,
+      '--set',
+      'networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.labels.release=prom',
+    ]);
+    expect(stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  test('two replicas: a PodDisruptionBudget, soft anti-affinity and a spread over nodes', async () => {
+    const docs = await template(ns);
+    const pdb = docs.find((d) => d.kind === 'PodDisruptionBudget') as unknown as {
+      spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } };
+    };
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual({
+      'app.kubernetes.io/name': 'smartcloudops-operator',
+      'app.kubernetes.io/instance': 'sco',
+    });
+    const spec = podSpec(docs);
+    expect(spec.affinity).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: {
+              topologyKey: 'kubernetes.io/hostname',
+              labelSelector: { matchLabels: pdb.spec.selector.matchLabels },
+            },
+          },
+        ],
+      },
+    });
+    expect(spec.topologySpreadConstraints).toEqual([
+      {
+        topologyKey: 'kubernetes.io/hostname',
+        maxSkew: 1,
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: pdb.spec.selector.matchLabels },
+      },
+    ]);
+    const hard = podSpec(await template(ns, 'podAntiAffinity=hard'));
+    expect(hard.affinity).toHaveProperty(
+      'podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.0.topologyKey',
+      'kubernetes.io/hostname',
+    );
+    const own = podSpec(
+      await template(
+        ns,
+        'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=disk',
+        'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists',
+      ),
+    );
+    expect(Object.keys(own.affinity ?? {})).toEqual(['nodeAffinity']);
+    // one replica: nothing to keep available
+    const single = await template(ns, 'replicas=1');
+    expect(single.some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
+  });
+
+  test('a Lease per release: two releases in one namespace never share one', async () => {
+    const a = await templateRelease('team-a', ns);
+    const b = await templateRelease('team-b', ns);
+    expect(arg(a, 'leader-elect-id')).toBe('team-a-smartcloudops-operator-leader');
+    expect(arg(b, 'leader-elect-id')).toBe('team-b-smartcloudops-operator-leader');
+    expect(arg(await template(ns, 'leaderElection.id=my-lease'), 'leader-elect-id')).toBe('my-lease');
+  });
+
+  test('grace period 30s above the 20s shutdown timeout passed to the operator; a shorter one is refused', async () => {
+    const spec = podSpec(await template(ns));
+    expect(spec.terminationGracePeriodSeconds).toBe(30);
+    expect(spec.containers[0]?.env).toContainEqual({ name: 'SHUTDOWN_TIMEOUT', value: '20s' });
+    await expect(template(ns, 'terminationGracePeriodSeconds=20')).rejects.toThrow(
+      /terminationGracePeriodSeconds \(20\) must be longer than shutdownTimeout \(20s\)/,
+    );
+    await expect(template(ns, 'shutdownTimeout=1m')).rejects.toThrow(/shutdownTimeout/);
+  });
+
+  test('NetworkPolicy: off by default; on, only metrics/health in, DNS and the API server out', async () => {
+    expect((await template(ns)).some((d) => d.kind === 'NetworkPolicy')).toBe(false);
+    const docs = await template(
+      ns,
+      'networkPolicy.enabled=true',
+      'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring',
+    );
+    const np = docs.find((d) => d.kind === 'NetworkPolicy') as unknown as {
+      spec: {
+        policyTypes: string[];
+        ingress: { from?: unknown[]; ports: unknown[] }[];
+        egress: { ports: unknown[] }[];
+      };
+    };
+    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec.ingress).toEqual([
+      {
+        ports: [{ port: 'metrics', protocol: 'TCP' }],
+        from: [{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }],
+      },
+      { ports: [{ port: 'health', protocol: 'TCP' }] },
+    ]);
+    expect(np.spec.egress).toEqual([
+      {
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+      },
+      {
+        ports: [
+          { port: 443, protocol: 'TCP' },
+          { port: 6443, protocol: 'TCP' },
+        ],
+      },
+    ]);
+  });
+
+  test('ServiceMonitor with the labels Prometheus selects on', async () => {
+    expect((await template(ns)).some((d) => d.kind === 'ServiceMonitor')).toBe(false);
+    const docs = await template(
+      ns,
+      'metrics.serviceMonitor.enabled=true',
+      'metrics.serviceMonitor.labels.release=kube-prometheus-stack',
+      'metrics.serviceMonitor.interval=15s',
+    );
+    const sm = docs.find((d) => d.kind === 'ServiceMonitor') as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: { endpoints: Record<string, string>[]; selector: { matchLabels: Record<string, string> } };
+    };
+    expect(sm.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack', 'app.kubernetes.io/instance': 'sco' });
+    expect(sm.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '15s', scrapeTimeout: '10s' }]);
+    const svc = docs.find((d) => d.kind === 'Service') as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: { ports: { name: string }[] };
+    };
+    expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    expect(svc.spec.ports.map((p) => p.name)).toContain('metrics');
+  });
+
+  test('the API server accepts the hardened parts (PDB, NetworkPolicy) in a server-side dry run', async () => {
+    const { stdout } = await run(
+      helmPath(),
+      ['template', 'sco', chart, '--namespace', ns, '--set', 'networkPolicy.enabled=true,crds.enabled=false'],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
+    const out = await applyDryRun(stdout);
+    expect(out).toMatch(
+      /poddisruptionbudget\.policy\/sco-smartcloudops-operator (created|configured|unchanged) \(server dry run\)/,
+    );
+    expect(out).toMatch(
+      /networkpolicy\.networking\.k8s\.io\/sco-smartcloudops-operator (created|configured|unchanged) \(server dry run\)/,
+    );
   });
 });

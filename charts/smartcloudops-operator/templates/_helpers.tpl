@@ -28,3 +28,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* The leader election Lease: one per release, so two releases in one namespace never share it. */}}
+{{- define "sco.leaseName" -}}
+{{- default (printf "%s-leader" (include "sco.fullname" .)) .Values.leaderElection.id -}}
+{{- end -}}
