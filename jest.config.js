@@ -10,7 +10,7 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform,
   testEnvironment: 'node',
-  // The local cluster's state (etcd writes *.snap files there) is not part of the test tree.
+  // The local cluster's state (etcd writes *.snap files) is not ours: keep it out of jest's file map.
   modulePathIgnorePatterns: ['<rootDir>/.cluster/'],
 };
 export default {

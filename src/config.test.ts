@@ -13,6 +13,14 @@ describe('parseConfig', () => {
       concurrency: 4,
       metricsAddr: ':8080',
       healthAddr: ':8081',
+      shutdownTimeoutMs: 20_000,
+      cacheSyncTimeoutMs: 120_000,
+    });
+  });
+  test('shutdown and cache-sync timeouts from flags or the environment', () => {
+    expect(parseConfig(['--shutdown-timeout=5s'], { CACHE_SYNC_TIMEOUT: '30s' })).toMatchObject({
+      shutdownTimeoutMs: 5_000,
+      cacheSyncTimeoutMs: 30_000,
     });
   });
   test('flags win over the environment, which wins over defaults', () => {
@@ -25,10 +33,17 @@ describe('parseConfig', () => {
     [['--leader-elect-lease-duration=soon'], '--leader-elect-lease-duration: "soon" is not a positive duration'],
     [['--namespaces=Bad_NS'], '--namespaces: "Bad_NS" is not a valid namespace name'],
     [['--metrics-bind-address=nowhere'], '--metrics-bind-address: "nowhere" is not host:port'],
+    [['--shutdown-timeout=0s'], '--shutdown-timeout: "0s" is not a positive duration'],
+    [['--cache-sync-timeout=never'], '--cache-sync-timeout: "never" is not a positive duration'],
     [['--leader-elect-renew-deadline=90s'], '--leader-elect-lease-duration must exceed --leader-elect-renew-deadline'],
   ])('%s is rejected naming the flag', (argv, msg) => {
     expect(() => parseConfig(argv, {})).toThrow(ConfigError);
     expect(() => parseConfig(argv, {})).toThrow(msg);
+  });
+  test('--context (KUBE_CONTEXT) selects a kubeconfig context; unset means current-context', () => {
+    expect(parseConfig(['--context=kind-a'], { KUBE_CONTEXT: 'kind-b' })).toMatchObject({ context: 'kind-a' });
+    expect(parseConfig([], { KUBE_CONTEXT: 'kind-b' })).toMatchObject({ context: 'kind-b' });
+    expect((parseConfig([], {}) as { context?: string }).context).toBeUndefined();
   });
   test('unknown flags are rejected', () => {
     expect(() => parseConfig(['--nope'], {})).toThrow(/Unknown option '--nope'/);

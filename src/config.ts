@@ -13,7 +13,12 @@ interface Flag {
 }
 
 const FLAGS: Record<string, Flag> = {
-  kubeconfig: { env: 'KUBECONFIG', default: '', help: 'Path to a kubeconfig; in-cluster config when empty' },
+  kubeconfig: {
+    env: 'KUBECONFIG',
+    default: '',
+    help: "Kubeconfig path(s), ':'-separated and merged as kubectl does; in-cluster config when empty",
+  },
+  context: { env: 'KUBE_CONTEXT', default: '', help: 'Kubeconfig context to use instead of current-context' },
   namespaces: { env: 'WATCH_NAMESPACES', default: '', help: 'Comma-separated namespaces to watch; all when empty' },
   'leader-elect': { env: 'LEADER_ELECT', default: 'true', help: 'Elect a leader through a Lease (true|false)' },
   'leader-elect-namespace': {
@@ -49,6 +54,16 @@ const FLAGS: Record<string, Flag> = {
   'kube-api-qps': { env: 'KUBE_API_QPS', default: '50', help: 'Client-side rate limit, requests per second' },
   'kube-api-burst': { env: 'KUBE_API_BURST', default: '100', help: 'Client-side rate limit burst' },
   'resync-period': { env: 'RESYNC_PERIOD', default: '10m', help: 'Periodic re-reconcile of every object' },
+  'shutdown-timeout': {
+    env: 'SHUTDOWN_TIMEOUT',
+    default: '20s',
+    help: 'Bound of the whole graceful shutdown (keep it below the pod terminationGracePeriodSeconds)',
+  },
+  'cache-sync-timeout': {
+    env: 'CACHE_SYNC_TIMEOUT',
+    default: '2m',
+    help: 'Exit non-zero when the caches have not synced within this',
+  },
 };
 
 export function usage(): string {
@@ -60,6 +75,7 @@ export function usage(): string {
 
 export interface Config {
   kubeconfig?: string;
+  context?: string;
   namespaces: string[];
   leaderElect: boolean;
   leaseNamespace: string;
@@ -75,6 +91,8 @@ export interface Config {
   qps: number;
   burst: number;
   resyncMs: number;
+  shutdownTimeoutMs: number;
+  cacheSyncTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -139,6 +157,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   }
   const cfg: Config = {
     kubeconfig: get('kubeconfig') || undefined,
+    context: get('context') || undefined,
     namespaces,
     leaderElect: bool('leader-elect'),
     leaseNamespace: get('leader-elect-namespace'),
@@ -154,6 +173,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     qps: int('kube-api-qps', 1, 10_000),
     burst: int('kube-api-burst', 1, 20_000),
     resyncMs: dur('resync-period'),
+    shutdownTimeoutMs: dur('shutdown-timeout'),
+    cacheSyncTimeoutMs: dur('cache-sync-timeout'),
   };
   if (!(cfg.leaseDurationMs > cfg.renewDeadlineMs && cfg.renewDeadlineMs > cfg.retryPeriodMs)) {
     throw new ConfigError(

@@ -24,13 +24,32 @@ async function main(): Promise<void> {
   const metrics = new Metrics();
   const client = await KubeClient.create({
     kubeconfig: cfg.kubeconfig,
+    context: cfg.context,
+    log,
     qps: cfg.qps,
     burst: cfg.burst,
     observer: metrics.clientObserver(),
     userAgent: 'smartcloudops-operator',
   });
+  // The leader elector's own client: its own connection pool and rate limiter, so renewals never queue behind
+  // reconciles, relists or Events; no Retry-After retries (each attempt is bounded by the renew deadline instead).
+  const leaderClient = cfg.leaderElect
+    ? await KubeClient.create({
+        kubeconfig: cfg.kubeconfig,
+        context: cfg.context,
+        log,
+        qps: 5,
+        burst: 10,
+        maxRetries: 0,
+        timeoutMs: cfg.renewDeadlineMs,
+        observer: metrics.clientObserver(),
+        userAgent: 'smartcloudops-operator/leader-election',
+      })
+    : undefined;
   const manager = new Manager({
     client,
+    leaderClient,
+    cacheSyncTimeoutMs: cfg.cacheSyncTimeoutMs,
     log,
     metrics,
     namespaces: cfg.namespaces,
@@ -51,18 +70,24 @@ async function main(): Promise<void> {
   });
   for (const def of controllerDefs()) manager.add(def);
 
+  // The whole shutdown is bounded by --shutdown-timeout (below the pod's terminationGracePeriodSeconds); the
+  // manager gets all but a small margin of it, then the process exits regardless.
   let shuttingDown = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (reason: string, code: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    log.info({ reason, timeoutMs: cfg.shutdownTimeoutMs }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error({ timeoutMs: cfg.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, cfg.shutdownTimeoutMs);
     force.unref();
-    manager.stop().then(
+    manager.stop(cfg.shutdownTimeoutMs - Math.min(1000, cfg.shutdownTimeoutMs / 10)).then(
       () => {
         client.close();
+        leaderClient?.close();
         log.info('stopped');
-        process.exit(0);
+        process.exit(code);
       },
       (err: Error) => {
         log.error({ err: err.message }, 'shutdown failed');
@@ -70,8 +95,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
 
   log.info(
@@ -84,10 +109,17 @@ async function main(): Promise<void> {
     },
     'starting',
   );
-  await manager.start(() => {
-    log.error('leadership lost: exiting so that work stops at once');
-    process.exit(1);
-  });
+  await manager.start(
+    () => {
+      log.error('leadership lost: exiting so that work stops at once');
+      process.exit(1);
+    },
+    (err) => {
+      // Caches that cannot sync (RBAC, a missing CRD): say which and why, and leave instead of holding the Lease idle.
+      console.error(`smartcloudops-operator: ${err.message}`);
+      shutdown('caches did not sync', 1);
+    },
+  );
 }
 
 void main();

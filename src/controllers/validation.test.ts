@@ -26,6 +26,7 @@ function harness() {
   const statuses: Record<string, unknown>[] = [];
   const events: string[] = [];
   let validations = 0;
+  let resourceVersion = 0;
   const counting = <S>(kind: Parameters<typeof validateSpec>[0], spec: unknown) => {
     validations++;
     return validateSpec<S>(kind, spec);
@@ -35,9 +36,9 @@ function harness() {
     applier: {
       status: async (_ref: unknown, obj: KubeObject & { status?: unknown }, status: Record<string, unknown>) => {
         statuses.push(status);
-        (obj as Policy).status = status as Policy['status'];
-        // A status write moves the resourceVersion (the seam does not repeat a status over the version it wrote).
-        obj.metadata.resourceVersion = String(statuses.length);
+        // As the API server and the watch do: the write lands as a new object with a new resourceVersion.
+        const next = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++resourceVersion) }, status };
+        objects.set(`${obj.metadata.namespace}/${obj.metadata.name}`, next as Policy);
         return true;
       },
     },

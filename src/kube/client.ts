@@ -1,11 +1,22 @@
 // The project's Kubernetes client: JSON over HTTPS with a keep-alive agent, a client-side token-bucket rate limiter,
 // Retry-After handling for 429/5xx, typed errors, server-side apply, paginated lists and streaming watches.
-// Credentials come from a kubeconfig or the in-cluster service account (kubeconfig.ts).
+// Credentials come from a kubeconfig or the in-cluster service account (kubeconfig.ts). Credential handling follows
+// client-go's rest/transport packages:
+// - credentials are re-read once a minute (projected service-account tokens, token files, exec plugins rotate);
+// - a 401 reloads them once (dropping an exec plugin's cached token) and retries that request once
+//   (client-go's exec authenticator refreshes on 401; the request is retried by the caller there);
+// - when credentials change, the old connection pools are closed: at once when the TLS material changed
+//   (client-go's cert-rotation dialer closes every connection, watches included), otherwise gracefully (idle
+//   sockets now, busy ones when their request ends) — a bearer token is a per-request header;
+// - proxy-url: requests are tunnelled through an HTTP CONNECT proxy (transport's Proxy);
+// - with insecure-skip-tls-verify a warning is logged once per client.
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeApiError, KubeTransportError, type ApiStatus } from './errors.js';
-import { credentialSource, type CredentialSource, type Credentials } from './kubeconfig.js';
+import { credentialSource, type CredentialOptions, type CredentialSource, type Credentials } from './kubeconfig.js';
 import { TokenBucket } from './ratelimit.js';
 import { apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
 import type { KubeList, KubeObject, WatchEvent } from './types.js';
@@ -38,6 +49,13 @@ export interface ClientOptions {
   observer?: ClientObserver;
   /** Per-request timeout for non-watch requests. */
   timeoutMs?: number;
+  /** Where the client warns (TLS verification off). */
+  log?: ClientLog;
+}
+
+/** The part of a logger the client uses (pino's Logger fits). */
+export interface ClientLog {
+  warn(obj: object, msg: string): void;
 }
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
@@ -55,6 +73,8 @@ export interface RequestOptions {
   verb: KubeVerb;
   /** Do not decode a successful response (the caller does not need it): less garbage on hot write paths. */
   discardBody?: boolean;
+  /** Aborts the request (and any Retry-After wait) when signalled, e.g. AbortSignal.timeout(ms). */
+  signal?: AbortSignal;
 }
 
 export interface ListOptions {
@@ -108,8 +128,17 @@ export class KubeClient {
   private agent: http.Agent;
   private watchAgent: http.Agent;
   private readonly limiter: TokenBucket;
-  private readonly opts: Required<Omit<ClientOptions, 'observer'>> & { observer?: ClientObserver };
+  private readonly opts: Required<Omit<ClientOptions, 'observer' | 'log'>> & {
+    observer?: ClientObserver;
+    log?: ClientLog;
+  };
   private refreshedAt = Date.now();
+  /** A watch got 401: the next request reloads with `force` (drops an exec plugin's cached token). */
+  private unauthorized = false;
+  private refreshing?: Promise<void>;
+  private warnedInsecure = false;
+  /** How many times the credentials changed (and the pools were replaced); for tests and logs. */
+  rotations = 0;
 
   private constructor(source: CredentialSource, creds: Credentials, opts: ClientOptions) {
     this.source = source;
@@ -122,14 +151,19 @@ export class KubeClient {
       maxRetries: opts.maxRetries ?? 10,
       timeoutMs: opts.timeoutMs ?? 60_000,
       observer: opts.observer,
+      log: opts.log,
     };
     this.limiter = new TokenBucket(this.opts.qps, this.opts.burst);
     this.agent = this.makeAgent(false);
     this.watchAgent = this.makeAgent(true);
+    this.warnIfInsecure();
   }
 
-  /** From a kubeconfig file, else $KUBECONFIG / the in-cluster service account / ~/.kube/config. */
-  static async create(opts: ClientOptions & { kubeconfig?: string; context?: string } = {}): Promise<KubeClient> {
+  /**
+   * From kubeconfig file(s) (`kubeconfig`, else $KUBECONFIG; several separated by ':'), the in-cluster service
+   * account, or ~/.kube/config; `context` overrides current-context.
+   */
+  static async create(opts: ClientOptions & CredentialOptions = {}): Promise<KubeClient> {
     const source = await credentialSource(opts);
     return new KubeClient(source, await source.load(), opts);
   }
@@ -139,29 +173,87 @@ export class KubeClient {
     return this.source.describe;
   }
 
+  private warnIfInsecure(): void {
+    if (this.warnedInsecure || this.creds.agentOptions.rejectUnauthorized !== false) return;
+    if (this.server.protocol !== 'https:') return;
+    this.warnedInsecure = true;
+    this.opts.log?.warn(
+      { server: this.server.host, credentials: this.source.describe },
+      'TLS verification of the API server is off (insecure-skip-tls-verify): anyone on the path can impersonate it',
+    );
+  }
+
   private makeAgent(watch: boolean): http.Agent {
-    const lib = this.server.protocol === 'https:' ? https : http;
-    return new lib.Agent({
+    const options: https.AgentOptions = {
       ...this.creds.agentOptions,
       keepAlive: true,
       // Watches hold their socket for minutes: give them their own pool so they never starve ordinary requests.
       maxSockets: watch ? Infinity : 64,
       maxFreeSockets: watch ? 4 : 16,
-    });
+    };
+    const tlsTarget = this.server.protocol === 'https:';
+    const proxy = this.creds.proxy;
+    if (!proxy) return tlsTarget ? new https.Agent(options) : new http.Agent(options);
+    // proxy-url: open a CONNECT tunnel, then speak TLS (or plain HTTP) to the API server through it.
+    const tunnel = (o: https.RequestOptions, cb: (err: Error | null, s?: net.Socket) => void) => {
+      const target = { host: o.host ?? this.server.hostname, port: Number(o.port ?? this.server.port) };
+      connectTunnel(proxy, target, this.opts.timeoutMs, this.creds.agentOptions)
+        .then((socket) => {
+          if (!tlsTarget) return cb(null, socket);
+          const secure = tls.connect({
+            ...(o as tls.ConnectionOptions),
+            socket,
+            servername:
+              this.creds.agentOptions.servername ?? (net.isIP(this.server.hostname) ? undefined : this.server.hostname),
+          });
+          secure.once('secureConnect', () => cb(null, secure));
+          secure.once('error', (err) => cb(err));
+        })
+        .catch((err: Error) => cb(err));
+      return undefined;
+    };
+    if (tlsTarget) {
+      return new (class extends https.Agent {
+        override createConnection = tunnel as unknown as https.Agent['createConnection'];
+      })(options);
+    }
+    return new (class extends http.Agent {
+      override createConnection = tunnel as unknown as http.Agent['createConnection'];
+    })(options);
   }
 
-  /** Tokens (exec plugins, projected service-account tokens) rotate: reload credentials once a minute. */
-  private async maybeRefresh(): Promise<void> {
-    if (Date.now() - this.refreshedAt < 60_000) return;
+  /**
+   * Tokens (exec plugins, projected service-account tokens) rotate: reload credentials once a minute, or at once
+   * (`force`) after a 401. Concurrent callers share one reload.
+   */
+  private async maybeRefresh(force = false): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    force ||= this.unauthorized;
+    this.unauthorized = false;
+    if (!force && Date.now() - this.refreshedAt < 60_000) return;
     this.refreshedAt = Date.now();
-    const next = await this.source.load();
-    const tlsChanged = JSON.stringify(tlsKey(next.agentOptions)) !== JSON.stringify(tlsKey(this.creds.agentOptions));
+    this.refreshing = this.source
+      .load({ force })
+      .then((next) => this.useCredentials(next))
+      .finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private useCredentials(next: Credentials): void {
+    const prev = this.creds;
     this.creds = next;
-    if (tlsChanged) {
-      this.agent.destroy();
-      this.agent = this.makeAgent(false);
-      this.watchAgent = this.makeAgent(true);
+    const tlsChanged = JSON.stringify(tlsKey(next)) !== JSON.stringify(tlsKey(prev));
+    const headersChanged = JSON.stringify(next.headers) !== JSON.stringify(prev.headers);
+    if (!tlsChanged && !headersChanged) return;
+    this.rotations++;
+    const old = [this.agent, this.watchAgent];
+    this.agent = this.makeAgent(false);
+    this.watchAgent = this.makeAgent(true);
+    for (const a of old) {
+      if (tlsChanged) a.destroy();
+      else retire(a);
     }
+    this.warnIfInsecure();
   }
 
   close(): void {
@@ -170,10 +262,18 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, ro: RequestOptions): Promise<T> {
+    let reauthenticated = false;
     for (let attempt = 0; ; attempt++) {
+      ro.signal?.throwIfAborted();
       const res = await this.once(method, path, ro);
       if (res.status >= 200 && res.status < 300) {
         return (res.body.length && !ro.discardBody ? JSON.parse(res.body) : undefined) as T;
+      }
+      if (res.status === 401 && !reauthenticated) {
+        // Credentials may have rotated under us (exec plugin token expired early, token file replaced).
+        reauthenticated = true;
+        await this.maybeRefresh(true);
+        continue;
       }
       const status = parseStatus(res.body, res.status);
       const retryAfter = Number(res.retryAfter ?? status.details?.retryAfterSeconds);
@@ -183,7 +283,7 @@ export class KubeClient {
         retryAfter >= 0 &&
         attempt < this.opts.maxRetries
       ) {
-        await sleep(Math.min(retryAfter, 30) * 1000);
+        await sleep(Math.min(retryAfter, 30) * 1000, undefined, { signal: ro.signal });
         continue;
       }
       throw new KubeApiError(method, path, res.status, status);
@@ -221,7 +321,8 @@ export class KubeClient {
       });
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { method, headers, agent: this.agent, timeout: this.opts.timeoutMs }, (res) => {
+      const opts = { method, headers, agent: this.agent, timeout: this.opts.timeoutMs, signal: ro.signal };
+      const req = lib.request(url, opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -386,6 +487,8 @@ export class KubeClient {
         const headers = { ...this.creds.headers, accept: 'application/json', 'user-agent': this.opts.userAgent };
         req = lib.request(url, { method: 'GET', headers, agent: this.watchAgent }, (res) => {
           if (res.statusCode !== 200) {
+            // The caller re-watches; make that attempt reload the credentials first.
+            if (res.statusCode === 401) this.unauthorized = true;
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('end', () => {
@@ -450,8 +553,58 @@ export class KubeClient {
   }
 }
 
-function tlsKey(a: https.AgentOptions): unknown[] {
-  return [a.ca, a.cert, a.key, a.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v));
+function tlsKey(c: Credentials): unknown[] {
+  const a = c.agentOptions;
+  return [a.ca, a.cert, a.key, a.rejectUnauthorized, a.servername, c.proxy?.href].map((v) =>
+    Buffer.isBuffer(v) ? v.toString('base64') : v,
+  );
+}
+
+/** Closes a pool gracefully: idle sockets now, busy ones when their request ends (maxFreeSockets 0). */
+function retire(agent: http.Agent): void {
+  agent.maxFreeSockets = 0;
+  for (const list of Object.values(agent.freeSockets)) for (const s of list ?? []) s.destroy();
+}
+
+/**
+ * Opens an HTTP CONNECT tunnel through `proxy` to host:port. An https:// proxy is verified with the cluster's CA
+ * settings, as Go's transport does with its TLS config.
+ */
+function connectTunnel(
+  proxy: URL,
+  { host, port }: { host: string; port: number },
+  timeoutMs: number,
+  tlsOptions: https.AgentOptions,
+): Promise<net.Socket> {
+  const lib = proxy.protocol === 'https:' ? https : http;
+  const target = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  const headers: Record<string, string> = { host: target };
+  if (proxy.username || proxy.password) {
+    const user = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+    headers['proxy-authorization'] = `Basic ${Buffer.from(user).toString('base64')}`;
+  }
+  return new Promise((resolve, reject) => {
+    const req = lib.request({
+      host: proxy.hostname.replace(/^\[|\]$/g, ''),
+      port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80),
+      method: 'CONNECT',
+      path: target,
+      headers,
+      agent: false,
+      timeout: timeoutMs,
+      ...(proxy.protocol === 'https:' ? { ca: tlsOptions.ca, rejectUnauthorized: tlsOptions.rejectUnauthorized } : {}),
+    });
+    req.once('connect', (res, socket) => {
+      if (res.statusCode === 200) return resolve(socket);
+      socket.destroy();
+      reject(new Error(`proxy ${proxy.host} refused CONNECT ${target}: ${res.statusCode} ${res.statusMessage ?? ''}`));
+    });
+    req.once('timeout', () =>
+      req.destroy(new Error(`proxy ${proxy.host}: no answer to CONNECT within ${timeoutMs}ms`)),
+    );
+    req.once('error', (err) => reject(new Error(`proxy ${proxy.host}: ${err.message}`, { cause: err })));
+    req.end();
+  });
 }
 
 function parseStatus(body: string, code: number): ApiStatus {

@@ -41,4 +41,13 @@ describe('setCondition', () => {
     ]);
     expect(a[1]?.status).toBe('False'); // the input was not modified
   });
+  test('a message with credentials in a URL is stored redacted', () => {
+    const [c] = setCondition(
+      [],
+      { type: 'Ready', status: 'False', reason: 'DatabaseUnreachable', message: 'postgres://app:pw@db:5432 refused' },
+      1,
+      t1,
+    );
+    expect(c?.message).toBe('postgres://[REDACTED]@db:5432 refused');
+  });
 });

@@ -1,7 +1,9 @@
 // Conditions with Kubernetes semantics (meta.SetStatusCondition): lastTransitionTime moves only when the status
-// flips; reason, message and observedGeneration are updated in place.
+// flips; reason, message and observedGeneration are updated in place. Messages pass the log redaction filter
+// (status is as readable as logs).
 import type { Condition } from '../kube/types.js';
 import { rfc3339 } from './clock.js';
+import { redactText } from './logger.js';
 
 export type { Condition };
 
@@ -26,7 +28,7 @@ export function setCondition(
     type: input.type,
     status: input.status,
     reason: input.reason,
-    message: input.message,
+    message: redactText(input.message),
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     lastTransitionTime:
       prev && prev.status === input.status && prev.lastTransitionTime ? prev.lastTransitionTime : rfc3339(now),

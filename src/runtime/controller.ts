@@ -5,6 +5,11 @@
 //   throws TerminalError       → logged and counted; no retry until the object changes
 //   throws a 409 Conflict      → retried with backoff, logged at debug (someone else wrote first; benign)
 //   throws anything else       → retried with per-key exponential backoff; a non-API exception counts as a panic
+// Fair scheduling on one event loop: Go's workers are goroutines the runtime preempts; ours share one thread, and a
+// reconcile that never awaits real I/O (a no-op on an unchanged object) would drain a whole resync in microtasks
+// while timers, Lease renewals, /healthz and /metrics wait. So workers yield to the event loop (setImmediate, which
+// lets timers and I/O callbacks run first) once they have run for `yieldAfterMs` since the last yield — by default
+// after every time slice of 5 ms, 0 = after every item.
 import { randomUUID } from 'node:crypto';
 import { isConflict, KubeApiError, KubeTransportError } from '../kube/index.js';
 import { isTerminal } from './errors.js';
@@ -37,6 +42,32 @@ export interface ControllerOptions {
   metrics: Metrics;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Time slice after which the workers yield to the event loop (default 5 ms; 0 = after every item). */
+  yieldAfterMs?: number;
+}
+
+/**
+ * Hands the event loop back (timers, sockets, servers) once a time slice is used up. One yielder is shared by a
+ * controller's workers: they share the slice, and once it is used up they all wait for the same next turn (a
+ * per-worker slice would let N workers run N slices back to back in one check phase).
+ */
+export class EventLoopYielder {
+  private sliceStart = performance.now();
+  private turn?: Promise<void>;
+  constructor(private readonly sliceMs = 5) {}
+  /** Undefined while the slice lasts (no cost); otherwise a promise of the next turn of the event loop. */
+  maybeYield(): Promise<void> | undefined {
+    if (this.turn) return this.turn;
+    if (performance.now() - this.sliceStart < this.sliceMs) return undefined;
+    this.turn = new Promise((resolve) =>
+      setImmediate(() => {
+        this.turn = undefined;
+        this.sliceStart = performance.now();
+        resolve();
+      }),
+    );
+    return this.turn;
+  }
 }
 
 export function parseKey(key: string): Request {
@@ -49,9 +80,11 @@ export class Controller {
   readonly queue: WorkQueue;
   private workers: Promise<void>[] = [];
   private started = false;
+  private readonly yielder: EventLoopYielder;
 
   constructor(private readonly o: ControllerOptions) {
     this.name = o.name;
+    this.yielder = new EventLoopYielder(o.yieldAfterMs ?? 5);
     this.queue = new WorkQueue(o.metrics.queueObserver(o.name), {
       baseMs: o.backoffBaseMs ?? 5,
       maxMs: o.backoffMaxMs ?? 300_000,
@@ -70,10 +103,19 @@ export class Controller {
     for (let i = 0; i < this.o.workers; i++) this.workers.push(this.worker());
   }
 
-  /** Stops taking keys and waits for reconciles in flight (at most `graceMs`). */
-  async stop(graceMs = 10_000): Promise<void> {
+  /**
+   * Stops taking keys and waits for reconciles in flight, at most `graceMs`. Resolves true when every worker has
+   * stopped, false when some were still running at the end of the grace period.
+   */
+  async stop(graceMs = 10_000): Promise<boolean> {
     this.queue.shutdown();
-    await Promise.race([Promise.all(this.workers), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      Promise.all(this.workers).then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    return stopped;
   }
 
   private async worker(): Promise<void> {
@@ -81,6 +123,7 @@ export class Controller {
       const key = await this.queue.get();
       if (key === undefined) return;
       await this.process(key);
+      await this.yielder.maybeYield();
     }
   }
 

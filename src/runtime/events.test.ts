@@ -74,3 +74,56 @@ describe('EventRecorder', () => {
     expect(calls.map((c) => (c.body as { message?: string }).message).slice(25)).toEqual(['after refill']);
   });
 });
+
+describe('EventRecorder memory and names', () => {
+  test('its caches stay bounded over many distinct objects (LRU), and recent objects keep their state', async () => {
+    let mono = 0;
+    const { client, calls } = fakeClient();
+    const r = new EventRecorder({
+      client,
+      component: 'test',
+      instance: 'i',
+      log: createLogger('silent'),
+      clock: { now: () => new Date('2026-01-01T00:00:00Z'), monotonic: () => mono },
+      cacheSize: 500,
+    });
+    for (let i = 0; i < 20_000; i++) {
+      mono += 1;
+      r.event({ ...obj, metadata: { name: `o-${i}`, namespace: 'prod', uid: `u-${i}` } }, 'Normal', 'Tick', 'm');
+      if (i % 1000 === 0) await r.flush();
+    }
+    await r.flush();
+    expect(calls).toHaveLength(20_000);
+    expect(r.cacheEntries).toEqual({ aggregation: 500, spamFilter: 500 });
+    // The most recent object is still aggregated: a repeat bumps its count instead of creating an Event.
+    r.event({ ...obj, metadata: { name: 'o-19999', namespace: 'prod', uid: 'u-19999' } }, 'Normal', 'Tick', 'm');
+    await r.flush();
+    expect(calls.at(-1)).toMatchObject({ op: 'patch', body: { count: 2 } });
+  });
+
+  test('Event names stay valid and at most 253 characters for long object names', async () => {
+    const { client, calls } = fakeClient();
+    const r = recorder(client, () => 0);
+    const names = ['a'.repeat(253), `${'b'.repeat(230)}-.${'c'.repeat(22)}`, 'short'];
+    for (const name of names) r.event({ ...obj, metadata: { name, namespace: 'prod', uid: name } }, 'Normal', 'X', 'm');
+    await r.flush();
+    expect(calls).toHaveLength(3);
+    for (const c of calls) {
+      expect(c.name.length).toBeLessThanOrEqual(253);
+      expect(c.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+      expect(c.name).not.toMatch(/[-.]\./);
+    }
+    expect(calls[0]?.name.startsWith('a'.repeat(200))).toBe(true);
+    expect(calls[2]?.name).toMatch(/^short\.[0-9a-f]+$/);
+  });
+
+  test('messages pass the redaction filter', async () => {
+    const { client, calls } = fakeClient();
+    const r = recorder(client, () => 0);
+    r.event(obj, 'Warning', 'BackupFailed', 'pg_dump: connection to postgres://app:hunter2@db:5432/app failed');
+    await r.flush();
+    expect((calls[0]?.body as { message: string }).message).toBe(
+      'pg_dump: connection to postgres://[REDACTED]@db:5432/app failed',
+    );
+  });
+});

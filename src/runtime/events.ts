@@ -2,12 +2,17 @@
 // - the same (object, type, reason, message) within 10 minutes bumps the count of the existing Event instead of
 //   creating a new one;
 // - each object gets a token bucket (burst 25, then one Event per 5 minutes); the rest are dropped and counted.
+// - both states live in LRU caches of at most 4,096 entries each (client-go's events_cache.go maxLruCacheEntries),
+//   so memory stays bounded however many distinct objects get Events; an evicted object starts afresh;
+// - Event names are `<object name>.<hex time><random>` (client-go: `%v.%x` of the name and UnixNano), with the
+//   object name cut so the whole stays a valid name of at most 253 characters;
+// - messages pass the log redaction filter (redactText): Events are readable by anyone who can read the namespace.
 // Writes happen in the background: recording an Event never blocks or fails a reconcile.
 import { randomBytes } from 'node:crypto';
 import { Resources, type KubeClient, type KubeObject } from '../kube/index.js';
 import type { Clock } from './clock.js';
 import { rfc3339, systemClock } from './clock.js';
-import type { Logger } from './logger.js';
+import { redactText, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
 export type EventType = 'Normal' | 'Warning';
@@ -22,6 +27,40 @@ export interface EventRecorderOptions {
   aggregateWindowMs?: number;
   burst?: number;
   refillMs?: number;
+  /** Entries per LRU cache (aggregation state, spam-filter buckets). */
+  cacheSize?: number;
+}
+
+/** A Map bounded to `max` entries that evicts the least recently used one. */
+export class LruMap<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(readonly max: number) {}
+  get(k: K): V | undefined {
+    const v = this.map.get(k);
+    if (v !== undefined) {
+      this.map.delete(k);
+      this.map.set(k, v);
+    }
+    return v;
+  }
+  set(k: K, v: V): void {
+    this.map.delete(k);
+    this.map.set(k, v);
+    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+const MAX_NAME = 253;
+
+/** `<object name>.<suffix>`, the object name cut (at an alphanumeric) so the result has at most 253 characters. */
+export function eventName(objectName: string, suffix: string): string {
+  const room = MAX_NAME - suffix.length - 1;
+  let base = objectName.slice(0, room);
+  if (base.length < objectName.length) base = base.replace(/[^a-z0-9]+$/, '');
+  return `${base || 'object'}.${suffix}`;
 }
 
 interface Seen {
@@ -32,8 +71,8 @@ interface Seen {
 }
 
 export class EventRecorder {
-  private readonly seen = new Map<string, Seen>();
-  private readonly buckets = new Map<string, { tokens: number; last: number }>();
+  private readonly seen: LruMap<string, Seen>;
+  private readonly buckets: LruMap<string, { tokens: number; last: number }>;
   private readonly pending = new Set<Promise<void>>();
   private readonly clock: Clock;
   private readonly window: number;
@@ -45,6 +84,13 @@ export class EventRecorder {
     this.window = o.aggregateWindowMs ?? 10 * 60_000;
     this.burst = o.burst ?? 25;
     this.refillMs = o.refillMs ?? 5 * 60_000;
+    this.seen = new LruMap(o.cacheSize ?? 4096);
+    this.buckets = new LruMap(o.cacheSize ?? 4096);
+  }
+
+  /** Entries held in the aggregation and spam-filter caches (each at most `cacheSize`). */
+  get cacheEntries(): { aggregation: number; spamFilter: number } {
+    return { aggregation: this.seen.size, spamFilter: this.buckets.size };
   }
 
   event(obj: KubeObject, type: EventType, reason: string, message: string): void {
@@ -53,7 +99,7 @@ export class EventRecorder {
       this.o.metrics?.eventsSuppressed.inc({ reason });
       return;
     }
-    const p = this.write(obj, uid, type, reason, message.slice(0, 1024))
+    const p = this.write(obj, uid, type, reason, redactText(message).slice(0, 1024))
       .catch((err: unknown) => {
         this.o.log.warn({ err: (err as Error).message, reason, object: obj.metadata.name }, 'could not record event');
       })
@@ -72,15 +118,9 @@ export class EventRecorder {
     b.tokens = Math.min(this.burst, b.tokens + (now - b.last) / this.refillMs);
     b.last = now;
     this.buckets.set(uid, b);
-    if (this.buckets.size > 10_000) this.prune(now);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
-  }
-
-  private prune(now: number): void {
-    for (const [k, s] of this.seen) if (now - s.at > this.window) this.seen.delete(k);
-    for (const [k, b] of this.buckets) if (now - b.last > this.refillMs * this.burst) this.buckets.delete(k);
   }
 
   private async write(obj: KubeObject, uid: string, type: EventType, reason: string, message: string): Promise<void> {
@@ -102,11 +142,14 @@ export class EventRecorder {
       this.o.metrics?.eventsEmitted.inc({ type, reason });
       return;
     }
-    const eventName = `${obj.metadata.name}.${Date.now().toString(16)}${randomBytes(2).toString('hex')}`;
+    const name = eventName(
+      obj.metadata.name ?? 'object',
+      `${(BigInt(this.clock.now().getTime()) * 1_000_000n).toString(16)}${randomBytes(2).toString('hex')}`,
+    );
     await this.o.client.create(Resources.Event, {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: eventName, namespace },
+      metadata: { name, namespace },
       involvedObject: {
         apiVersion: obj.apiVersion,
         kind: obj.kind,
@@ -125,7 +168,7 @@ export class EventRecorder {
       reportingComponent: this.o.component,
       reportingInstance: this.o.instance,
     } as KubeObject);
-    this.seen.set(key, { eventName, namespace, count: 1, at: nowMono });
+    this.seen.set(key, { eventName: name, namespace, count: 1, at: nowMono });
     this.o.metrics?.eventsEmitted.inc({ type, reason });
   }
 }

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { KubeClient, type KubeObject, type ResourceRef } from '../kube/index.js';
 import { ReconnectBackoff } from './backoff.js';
+import { FakeClock } from './clock.js';
 import { Informer } from './informer.js';
 import { createLogger } from './logger.js';
 
@@ -146,7 +147,11 @@ describe('Informer', () => {
     });
     const inf = informer(f);
     inf.start();
+    await until('a failed list', () => f.lists >= 1 && inf.lastError !== undefined);
+    expect(inf.lastError?.message).toContain('500');
+    expect(inf.lastError?.message).toContain('etcd down');
     await inf.waitForSync();
+    expect(inf.lastError).toBeUndefined();
     expect(f.lists).toBe(4);
     expect(inf.get('ns', 'a')).toBeDefined();
     await inf.stop();
@@ -184,6 +189,51 @@ describe('Informer', () => {
     await until('the relist', () => f.lists === 2 && f.watches.length === 2);
     expect(deleted).toEqual(['b']);
     expect(f.watches).toEqual(['10', '40']);
+    await inf.stop();
+  });
+
+  test('resyncs are spread over the jittered period in slices, each object once per period', async () => {
+    const names = Array.from({ length: 60 }, (_, i) => `o${String(i).padStart(2, '0')}`);
+    const f = await startFake((kind, _url, res) => {
+      if (kind === 'list')
+        return list(
+          res,
+          '10',
+          names.map((n) => obj(n, '9')),
+        );
+      res.writeHead(200); // quiet watch
+    });
+    const clock = new FakeClock();
+    const mk = (random: number) =>
+      new Informer({
+        client: f.client,
+        resource: ref,
+        log: createLogger('silent'),
+        resyncMs: 1000,
+        resyncSliceMinMs: 100,
+        timers: clock,
+        random: () => random,
+      });
+    // The period is drawn in [0.9, 1.1) × resyncMs.
+    expect(mk(0).resyncPlan()).toEqual({ periodMs: 900, slices: 9 });
+    expect(mk(0.999).resyncPlan()?.periodMs).toBeCloseTo(1099.8, 5);
+    const inf = mk(0.5); // period 1000 ms, 10 slices of 100 ms
+    const seen: string[] = [];
+    inf.addHandlers({ resync: (o) => seen.push(o.metadata.name as string) });
+    inf.start();
+    await inf.waitForSync();
+    await clock.advance(999);
+    expect(seen).toEqual([]); // nothing before the first period
+    const perSlice: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const before = seen.length;
+      await clock.advance(i === 0 ? 1 : 100);
+      perSlice.push(seen.length - before);
+    }
+    expect(perSlice).toEqual(Array(10).fill(6)); // 60 objects in 10 slices, not one burst
+    expect([...seen].sort()).toEqual(names); // each object exactly once in the cycle
+    await clock.advance(1000);
+    expect(seen).toHaveLength(120); // and once more in the next period
     await inf.stop();
   });
 });

@@ -5,13 +5,17 @@
 //   included); a watch that the server simply ends re-watches from the last resourceVersion without relisting;
 // - watches ask for bookmarks and time out server-side after a random 5-10 minutes, like client-go's reflector;
 // - a staleness watchdog restarts a list or watch that has shown no sign of life for too long (half-open sockets);
-// - a periodic resync hands every cached object to the handlers again (level-triggered safety net);
+// - a periodic resync hands every cached object to the handlers again (level-triggered safety net), spread over the
+//   period instead of in one burst: the period is jittered per informer by ±10% (controller-runtime's
+//   calculateResyncPeriod) and each cycle hands out the cache in up to 60 slices, one per period/60 (≥ 1 s apart),
+//   so 10,000 objects become ~170 every 10 s rather than 10,000 at once;
 // - managedFields and the last-applied annotation are dropped before caching, to keep memory flat; a `transform`
 //   (client-go's SetTransform) sees the object as the server sent it first, so it can keep a compact digest of
 //   managedFields (children.ts keeps our own field set), and a `labelSelector` scopes list and watch.
 // Handlers run synchronously and must only enqueue work.
 import { isGone, type KubeClient, type KubeObject, type ResourceRef } from '../kube/index.js';
 import { ReconnectBackoff } from './backoff.js';
+import { systemTimers, type TimerHandle, type Timers } from './clock.js';
 import type { Logger } from './logger.js';
 
 export interface InformerHandlers<T extends KubeObject> {
@@ -36,6 +40,13 @@ export interface InformerOptions<T extends KubeObject> {
   labelSelector?: string;
   /** Interval of the periodic resync; 0 disables it. */
   resyncMs?: number;
+  /** Jitter of the resync period: a factor drawn once in [1 − j, 1 + j). Default 0.1. */
+  resyncJitter?: number;
+  /** Shortest interval between two slices of a resync (default 1 s); at most 60 slices per period. */
+  resyncSliceMinMs?: number;
+  /** Timers of the resync (injected in tests). */
+  timers?: Timers;
+  random?: () => number;
   /** Restart when nothing (event, bookmark, reconnect) arrived for this long. */
   staleAfterMs?: number;
   /** Bounds of the random server-side watch timeout, in seconds. */
@@ -63,6 +74,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly handlers: InformerHandlers<T>[] = [];
   private readonly opts: Required<Omit<InformerOptions<T>, 'namespace' | 'labelSelector' | 'transform' | 'observer'>> &
     InformerOptions<T>;
+  private resyncTimer?: TimerHandle;
   private resourceVersion: string | undefined;
   private relistNeeded = false;
   private synced = false;
@@ -73,6 +85,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private loop?: Promise<void>;
   private timers: NodeJS.Timeout[] = [];
   private syncWaiters: (() => void)[] = [];
+  private lastErr?: Error;
   readonly name: string;
 
   constructor(opts: InformerOptions<T>) {
@@ -82,6 +95,10 @@ export class Informer<T extends KubeObject = KubeObject> {
       watchTimeoutSeconds: [300, 600],
       pageSize: 500,
       backoff: new ReconnectBackoff(1000, 60_000),
+      resyncJitter: 0.1,
+      resyncSliceMinMs: 1000,
+      timers: systemTimers,
+      random: Math.random,
       ...opts,
     };
     const r = opts.resource;
@@ -96,6 +113,20 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   hasSynced(): boolean {
     return this.synced;
+  }
+
+  /** The namespace watched; undefined for all namespaces. */
+  get namespace(): string | undefined {
+    return this.opts.namespace;
+  }
+
+  get resource(): ResourceRef {
+    return this.opts.resource;
+  }
+
+  /** The last list/watch error since the last successful list (e.g. 403 Forbidden, 404 NotFound), if any. */
+  get lastError(): Error | undefined {
+    return this.lastErr;
   }
 
   /** Resolves once the first list has filled the cache. */
@@ -132,11 +163,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.stopped = false;
     this.lastActivity = performance.now();
     this.loop = this.run();
-    if (this.opts.resyncMs > 0) {
-      const t = setInterval(() => this.resync(), this.opts.resyncMs);
-      t.unref();
-      this.timers.push(t);
-    }
+    this.startResync();
     const watchdog = setInterval(
       () => {
         if (!this.stopped && this.idleMs() > this.opts.staleAfterMs) {
@@ -159,13 +186,49 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.opts.timers.clearTimeout(this.resyncTimer);
     this.current?.stop();
     this.wake?.();
     await this.loop;
   }
 
-  private resync(): void {
-    for (const obj of this.cache.values()) for (const h of this.handlers) h.resync?.(obj);
+  /** The jittered resync period and the number of slices each cycle is handed out in. */
+  resyncPlan(): { periodMs: number; slices: number } | undefined {
+    const { resyncMs, resyncJitter, resyncSliceMinMs } = this.opts;
+    if (resyncMs <= 0) return undefined;
+    const periodMs = resyncMs * (1 - resyncJitter + 2 * resyncJitter * this.opts.random());
+    return { periodMs, slices: Math.max(1, Math.min(60, Math.floor(periodMs / resyncSliceMinMs))) };
+  }
+
+  private startResync(): void {
+    const plan = this.resyncPlan();
+    if (!plan) return;
+    const { periodMs, slices } = plan;
+    const sliceMs = periodMs / slices;
+    // Cycle c starts at (c+1)·period with a snapshot of the keys; slice k of it is handed out at + k·period/slices.
+    let tick = 0;
+    let snapshot: string[] = [];
+    const next = () => {
+      if (this.stopped) return;
+      tick++;
+      const slice = tick % slices;
+      if (tick >= slices) {
+        if (slice === 0) snapshot = [...this.cache.keys()];
+        const size = Math.ceil(snapshot.length / slices);
+        for (const key of snapshot.slice(slice * size, (slice + 1) * size)) {
+          const obj = this.cache.get(key);
+          if (obj) for (const h of this.handlers) h.resync?.(obj);
+        }
+        if (slice === slices - 1) snapshot = [];
+      }
+      arm();
+    };
+    const arm = () => {
+      this.resyncTimer = this.opts.timers.setTimeout(next, sliceMs);
+      const t = this.resyncTimer;
+      if (typeof t === 'object' && 'unref' in t) t.unref?.();
+    };
+    arm();
   }
 
   private async run(): Promise<void> {
@@ -179,6 +242,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         backoff.reset();
       } catch (err) {
         if (this.stopped) break;
+        this.lastErr = err as Error;
         if (isGone(err)) {
           log.info({ informer: this.name }, 'watch expired (410); relisting');
           this.opts.observer?.restarted?.(this.name, 'expired');
@@ -225,6 +289,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
     this.resourceVersion = list.metadata.resourceVersion;
     this.relistNeeded = false;
+    this.lastErr = undefined;
     this.opts.observer?.listed?.(this.name, list.items.length);
     if (!this.synced) {
       this.synced = true;

@@ -8,7 +8,12 @@
 // transform, and `watches` enqueues the keys a map function returns (handler.EnqueueRequestsFromMapFunc, old and
 // new object on an update). An informer requested after start starts at once; a controller added after start, or
 // a watch added from a running controller, waits for its caches to sync first (WaitForCacheSync).
+// Like controller-runtime's CacheSyncTimeout (2 min), caches that have not synced in
+// time are fatal: the process exits naming the informer and its last error instead of holding the Lease idle.
+// Shutdown (controller-runtime's GracefulShutdownTimeout) stops the workers first and releases the Lease only once
+// they have stopped: a standby must not start while our reconciles still write.
 import http from 'node:http';
+import type net from 'node:net';
 import type { KubeClient, KubeObject, ResourceRef } from '../kube/index.js';
 import { Applier, FIELD_MANAGER } from './apply.js';
 import { childTransform, controllerOwnerKey, MANAGED_BY_SELECTOR, ownerKeysOnUpdate } from './children.js';
@@ -17,7 +22,7 @@ import { systemClock } from './clock.js';
 import { Controller, type ReconcileFn } from './controller.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerHandlers } from './informer.js';
-import { LeaderElector, type LeaseConfig } from './leader.js';
+import { LeaderElector, type LeaseClient, type LeaseConfig } from './leader.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -116,6 +121,30 @@ export interface ManagerOptions {
   clock?: Clock;
   resyncMs?: number;
   identity: string;
+  /** The leader elector's own client (own connection and rate limiter, no Retry-After retries); default `client`. */
+  leaderClient?: LeaseClient;
+  /** Caches not synced within this are fatal (controller-runtime's CacheSyncTimeout); default 2 min. */
+  cacheSyncTimeoutMs?: number;
+}
+
+/** Caches that did not sync in time, each with its resource, namespace and last list/watch error. */
+export class CacheSyncError extends Error {
+  constructor(
+    readonly timeoutMs: number,
+    readonly informers: Informer[],
+  ) {
+    super(
+      `caches did not sync within ${timeoutMs / 1000}s: ` +
+        informers
+          .map(
+            (i) =>
+              `${i.resource.kind} (${i.name}) in ${i.namespace ? `namespace ${i.namespace}` : 'all namespaces'}: ` +
+              (i.lastError ? `last error: ${i.lastError.message}` : 'no error reported (still listing)'),
+          )
+          .join('; '),
+    );
+    this.name = 'CacheSyncError';
+  }
 }
 
 /** True when an update of a primary object needs a reconcile: not for status-only changes (our own writes). */
@@ -140,11 +169,17 @@ export class Manager {
   private readonly controllers: Controller[] = [];
   private elector?: LeaderElector;
   private servers: http.Server[] = [];
+  private readonly bound: {
+    health?: Promise<net.AddressInfo | undefined>;
+    metrics?: Promise<net.AddressInfo | undefined>;
+  } = {};
   private leading = false;
   private stopping = false;
   private readonly clock: Clock;
   private lostLeadership?: () => void;
   private started = false;
+  private synced?: Promise<void>;
+  private syncTimer?: NodeJS.Timeout;
 
   constructor(private readonly o: ManagerOptions) {
     this.metrics = o.metrics;
@@ -258,16 +293,31 @@ export class Manager {
     }
   }
 
+  /** Where the health and metrics servers listen, once they do (undefined: disabled or failed). */
+  async addresses(): Promise<{ health?: net.AddressInfo; metrics?: net.AddressInfo }> {
+    return { health: await this.bound.health, metrics: await this.bound.metrics };
+  }
+
   allSynced(): boolean {
     return [...this.informers.values()].every((s) => s.hasSynced());
   }
 
-  /** Starts caches, servers and (once leading) controllers. `onLost` runs when leadership is lost. */
-  async start(onLost: () => void): Promise<void> {
+  /**
+   * Starts caches, servers and (once leading) controllers. `onLost` runs when leadership is lost, `onFatal` when the
+   * caches did not sync within the cache-sync timeout (a CacheSyncError; by default it is thrown as unhandled).
+   */
+  async start(onLost: () => void, onFatal?: (err: Error) => void): Promise<void> {
     this.lostLeadership = onLost;
     this.startServers();
     this.started = true;
     for (const set of this.informers.values()) for (const i of set.informers) i.start();
+    this.synced = this.waitForCacheSync(this.o.cacheSyncTimeoutMs ?? 120_000);
+    this.synced.catch((err: Error) => {
+      if (this.stopping) return;
+      this.o.log.error({ err: err.message }, 'caches did not sync');
+      if (onFatal) onFatal(err);
+      else throw err;
+    });
     const le = this.o.leaderElection;
     this.metrics.leaderStatus.set({ name: le.name }, 0);
     if (!le.enabled) {
@@ -276,7 +326,7 @@ export class Manager {
     }
     this.elector = new LeaderElector({
       ...le,
-      client: this.o.client,
+      client: this.o.leaderClient ?? this.o.client,
       log: this.o.log,
       clock: this.clock,
       onStartedLeading: () => {
@@ -297,35 +347,84 @@ export class Manager {
   private async startControllers(): Promise<void> {
     if (this.stopping) return;
     // Reconcile from a complete cache only: a half-filled cache would look like deleted objects.
-    await Promise.all([...this.informers.values()].flatMap((s) => s.informers.map((i) => i.waitForSync())));
+    try {
+      await this.synced;
+    } catch {
+      return; // reported by start()
+    }
     if (this.stopping) return;
     this.leading = true;
     for (const c of this.controllers) c.start();
     this.o.log.info({ controllers: this.controllers.map((c) => c.name) }, 'controllers started');
   }
 
-  /** Graceful shutdown: finish reconciles in flight, release the Lease, stop watches and servers. */
-  async stop(graceMs = 8_000): Promise<void> {
+  private waitForCacheSync(timeoutMs: number): Promise<void> {
+    const all = [...this.informers.values()].flatMap((s) => s.informers);
+    return new Promise<void>((resolve, reject) => {
+      const unsynced = () => all.filter((i) => !i.hasSynced());
+      this.syncTimer = setTimeout(() => reject(new CacheSyncError(timeoutMs, unsynced())), timeoutMs);
+      this.syncTimer.unref();
+      void Promise.all(all.map((i) => i.waitForSync())).then(() => {
+        clearTimeout(this.syncTimer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Graceful shutdown within `timeoutMs`: stop the workers (reconciles in flight may finish), then — only if they all
+   * stopped — release the Lease; then flush Events and stop watches and servers. Workers still running at the end
+   * of their share of the budget keep the Lease held: it expires after the process exits, never under live work.
+   */
+  async stop(timeoutMs = 8_000): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.controllers.map((c) => c.stop(graceMs)));
-    await this.elector?.release();
+    clearTimeout(this.syncTimer);
+    const deadline = performance.now() + timeoutMs;
+    const left = () => Math.max(0, deadline - performance.now());
+    // Keep a fifth of the budget (at most 5 s) for the release, Events and watches.
+    const graceMs = Math.max(0, timeoutMs - Math.min(5_000, timeoutMs / 5));
+    const stopped = await Promise.all(this.controllers.map((c) => c.stop(graceMs)));
+    if (stopped.every(Boolean)) {
+      await this.elector?.release(left());
+    } else if (this.elector) {
+      this.o.log.warn(
+        { graceMs },
+        'workers still running at the end of the grace period; not releasing the lease (it will expire)',
+      );
+      await this.elector.release(0, false);
+    }
     this.metrics.leaderStatus.set({ name: this.o.leaderElection.name }, 0);
     this.leading = false;
-    await this.events.flush();
-    await Promise.all([...this.informers.values()].flatMap((s) => s.informers.map((i) => i.stop())));
-    await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      (async () => {
+        await this.events.flush();
+        await Promise.all([...this.informers.values()].flatMap((s) => s.informers.map((i) => i.stop())));
+        await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+      })(),
+      new Promise((r) => (timer = setTimeout(r, left()))),
+    ]);
+    clearTimeout(timer);
   }
 
   private startServers(): void {
-    const listen = (addr: string | undefined, handler: http.RequestListener) => {
+    const listen = (which: 'health' | 'metrics', addr: string | undefined, handler: http.RequestListener) => {
       if (!addr || addr === '0') return;
       const { host, port } = parseAddr(addr);
       const srv = http.createServer(handler);
-      srv.on('error', (err) => this.o.log.error({ err: err.message, addr }, 'server error'));
-      srv.listen(port, host);
       this.servers.push(srv);
+      this.bound[which] = listenDualStack(srv, host, port).then(
+        (a) => {
+          srv.on('error', (err) => this.o.log.error({ err: err.message, addr }, 'server error'));
+          return a;
+        },
+        (err: Error) => {
+          this.o.log.error({ err: err.message, addr }, `cannot listen for ${which}`);
+          return undefined;
+        },
+      );
     };
-    listen(this.o.healthAddr, (req, res) => {
+    listen('health', this.o.healthAddr, (req, res) => {
       if (req.url === '/healthz' || req.url === '/livez') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       } else if (req.url === '/readyz') {
@@ -335,7 +434,7 @@ export class Manager {
         res.writeHead(404).end();
       }
     });
-    listen(this.o.metricsAddr, (req, res) => {
+    listen('metrics', this.o.metricsAddr, (req, res) => {
       if (req.url !== '/metrics') return void res.writeHead(404).end();
       this.metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body),
@@ -345,11 +444,43 @@ export class Manager {
   }
 }
 
+/** `host:port`, `[v6]:port` or `:port`; an empty host means every address (see listenDualStack). */
 export function parseAddr(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
-  const host = i > 0 ? addr.slice(0, i).replace(/^\[|\]$/g, '') : '0.0.0.0';
+  const host = i > 0 ? addr.slice(0, i).replace(/^\[|\]$/g, '') : '';
   const port = Number(addr.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
+  if (i < 0 || addr.slice(i + 1) === '' || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid address "${addr}" (want host:port or :port)`);
-  return { host: host || '0.0.0.0', port };
+  return { host, port };
+}
+
+const IPV6_UNAVAILABLE = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
+
+/**
+ * Listens on host:port. An empty host (`:8080`, as controller-runtime's bind addresses) or `::` means every address:
+ * `::` with IPv4 mapped (dual-stack, so the port answers on IPv6-only and IPv4 clusters alike), falling back to
+ * 0.0.0.0 only when the kernel has no IPv6. An explicit address (0.0.0.0, 127.0.0.1, ::1) is used as given.
+ */
+export async function listenDualStack(srv: net.Server, host: string, port: number): Promise<net.AddressInfo> {
+  const attempt = (o: net.ListenOptions) =>
+    new Promise<net.AddressInfo>((resolve, reject) => {
+      const onError = (err: Error) => {
+        srv.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = () => {
+        srv.off('error', onError);
+        resolve(srv.address() as net.AddressInfo);
+      };
+      srv.once('error', onError);
+      srv.once('listening', onListening);
+      srv.listen(o);
+    });
+  if (host !== '' && host !== '::') return attempt({ host, port });
+  try {
+    return await attempt({ host: '::', port, ipv6Only: false });
+  } catch (err) {
+    if (!IPV6_UNAVAILABLE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    return attempt({ host: '0.0.0.0', port });
+  }
 }

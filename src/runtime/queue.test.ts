@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { FakeClock, MAX_TIMEOUT_MS } from './clock.js';
 import { WorkQueue } from './queue.js';
 
 const next = (q: WorkQueue) => q.get();
@@ -86,5 +87,37 @@ describe('WorkQueue', () => {
     const k = await next(q);
     q.done(k as string);
     expect(seen).toEqual({ depth: [1, 0], added: 1, queued: 1, worked: 1 });
+  });
+
+  test('addAfter longer than 2^31-1 ms is re-armed until due, not fired after 1 ms', async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({}, undefined, clock, clock);
+    const day = 24 * 3600_000;
+    q.addAfter('far', 60 * day); // ~2.4 × the timer limit
+    q.addAfter('near', 1000);
+    await clock.advance(1000);
+    expect(q.length).toBe(1);
+    expect(await next(q)).toBe('near');
+    await clock.advance(MAX_TIMEOUT_MS); // first link of the chain fires: not due yet, re-armed
+    expect(q.length).toBe(0);
+    expect(q.delayedCount).toBe(1);
+    await clock.advance(MAX_TIMEOUT_MS);
+    expect(q.length).toBe(0);
+    await clock.advance(60 * day - 2 * MAX_TIMEOUT_MS - 1001);
+    expect(q.length).toBe(0);
+    await clock.advance(1);
+    expect(q.length).toBe(1);
+    expect(await next(q)).toBe('far');
+    expect(clock.pending).toBe(0);
+  });
+
+  test('a long addAfter on the real timers does not fire early and is cancelled by shutdown', async () => {
+    const q = new WorkQueue();
+    q.addAfter('far', 2 ** 31 + 5); // Node alone would fire this after 1 ms
+    await new Promise((r) => setTimeout(r, 50));
+    expect(q.length).toBe(0);
+    expect(q.delayedCount).toBe(1);
+    q.shutdown();
+    expect(q.delayedCount).toBe(0);
   });
 });

@@ -3,10 +3,11 @@
 // - a key is never handed to two workers at once: added while processing, it is queued again when done() is called;
 // - two lanes: keys from watch events are served before keys from periodic resyncs (a resync of 10,000 objects does
 //   not delay a user's new object), and an event promotes a key waiting in the resync lane;
-// - delayed adds (requeueAfter) and per-key exponential backoff (addRateLimited / forget).
+// - delayed adds (requeueAfter) and per-key exponential backoff (addRateLimited / forget); a delay longer than
+//   Node's timer limit (2^31−1 ms, ~24.8 days) is re-armed until it is due instead of firing after 1 ms
+//   (client-go's delaying queue keeps a heap of deadlines; a chain of timers is the event-loop equivalent).
 import { KeyBackoff, type BackoffOptions } from './backoff.js';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import { setLongTimeout, systemClock, systemTimers, type Clock, type Timers } from './clock.js';
 
 export type Priority = 'high' | 'low';
 
@@ -27,7 +28,7 @@ export class WorkQueue {
   /** Keys added while being processed: queued again by done(). Value: the best priority asked for. */
   private readonly dirtyWhileProcessing = new Map<string, Priority>();
   private readonly addedAt = new Map<string, number>();
-  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout; priority: Priority }>();
+  private readonly delayed = new Map<string, { at: number; timer: { cancel(): void }; priority: Priority }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private readonly backoff: KeyBackoff;
   private shuttingDown = false;
@@ -36,8 +37,14 @@ export class WorkQueue {
     private readonly observer: QueueObserver = {},
     backoff?: Partial<BackoffOptions>,
     private readonly clock: Clock = systemClock,
+    private readonly timers: Timers = systemTimers,
   ) {
     this.backoff = new KeyBackoff({ baseMs: 5, maxMs: 300_000, jitter: 0.1, ...backoff });
+  }
+
+  /** Keys waiting for a delayed add (requeueAfter, backoff). */
+  get delayedCount(): number {
+    return this.delayed.size;
   }
 
   get length(): number {
@@ -76,12 +83,16 @@ export class WorkQueue {
     const at = this.clock.monotonic() + ms;
     const pending = this.delayed.get(key);
     if (pending && pending.at <= at) return;
-    if (pending) clearTimeout(pending.timer);
-    const timer = setTimeout(() => {
-      this.delayed.delete(key);
-      this.add(key, priority);
-    }, ms);
-    timer.unref?.();
+    pending?.timer.cancel();
+    const timer = setLongTimeout(
+      () => {
+        this.delayed.delete(key);
+        this.add(key, priority);
+      },
+      ms,
+      this.clock,
+      this.timers,
+    );
     this.delayed.set(key, { at, timer, priority });
   }
 
@@ -146,7 +157,7 @@ export class WorkQueue {
   /** Stops handing out keys; pending get() calls resolve with undefined. Keys being processed may finish. */
   shutdown(): void {
     this.shuttingDown = true;
-    for (const d of this.delayed.values()) clearTimeout(d.timer);
+    for (const d of this.delayed.values()) d.timer.cancel();
     this.delayed.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
   }

@@ -27,6 +27,10 @@ export interface OperatorOptions {
   leaseName?: string;
   lease?: { duration: string; renewDeadline: string; retryPeriod: string };
   extraArgs?: string[];
+  /** Another kubeconfig (e.g. a service account with less RBAC); default the cluster's admin one. */
+  kubeconfig?: string;
+  /** Wait for /readyz before returning (default true). */
+  waitReady?: boolean;
 }
 
 export class OperatorProcess {
@@ -58,7 +62,7 @@ export class OperatorProcess {
       '--import',
       'tsx',
       join(repoRoot, 'src', 'main.ts'),
-      `--kubeconfig=${kubeconfigPath()}`,
+      `--kubeconfig=${o.kubeconfig ?? kubeconfigPath()}`,
       `--namespaces=${o.namespaces.join(',')}`,
       `--identity=${o.identity}`,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,
@@ -81,6 +85,7 @@ export class OperatorProcess {
     proc.stdout?.pipe(out);
     proc.stderr?.pipe(out);
     const op = new OperatorProcess(proc, metricsPort, healthPort, logFile);
+    if (o.waitReady === false) return op;
     await eventually(`operator ${o.identity} /readyz (log: ${logFile})`, async () => {
       if (op.exited) throw new Error(`exited with ${JSON.stringify(op.exited)}; see ${logFile}`);
       const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
@@ -100,6 +105,12 @@ export class OperatorProcess {
 
   async isLeader(): Promise<boolean> {
     return (await this.sum('leader_election_master_status')) === 1;
+  }
+
+  /** Resolves with the exit status once the process has exited. */
+  waitForExit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.exited) return Promise.resolve(this.exited);
+    return new Promise((r) => this.exitWaiters.push(() => r(this.exited as NonNullable<typeof this.exited>)));
   }
 
   kill(signal: NodeJS.Signals): Promise<void> {
