@@ -24,7 +24,16 @@ import { childObject, MANAGED_BY_SELECTOR, planChild } from '../src/runtime/chil
 import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
 import { installCrds } from '../test/support/crds.js';
 import { benchStatus, desiredChildren, ownedKinds, ownerRef } from './children-app.js';
-import { deleteNamespaceAndWait, freshNamespace, peakRssMiB, pool, readsOf, scrape, sum } from './common.js';
+import {
+  deleteNamespaceAndWait,
+  freshNamespace,
+  peakRssMiB,
+  pool,
+  readsOf,
+  scrape,
+  sum,
+  readsAtSync,
+} from './common.js';
 
 const QPS = 1000;
 const BURST = 2000;
@@ -103,21 +112,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
     ],
     { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS } },
   );
-  let readsAtSync = -1;
-  void (async () => {
-    for (;;) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
-        if (r.status === 200) {
-          readsAtSync = readsOf(await scrape(metricsPort));
-          return;
-        }
-      } catch {
-        /* not listening yet */
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+  const synced = readsAtSync(healthPort, metricsPort);
   const ok = (m: Map<string, number>, resource: string) =>
     sum(
       m,
@@ -173,7 +168,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
     work: last - first,
     reconciles,
     writesPerOwner: writes / n,
-    readsPerReconcile: readsAtSync < 0 ? NaN : (readsOf(m) - readsAtSync) / reconciles,
+    readsPerReconcile: synced.value < 0 ? NaN : (readsOf(m) - synced.value) / reconciles,
     rssMiB,
   };
 }

@@ -51,3 +51,26 @@ export const readsOf = (m: Map<string, number>) =>
 /** Peak resident set (VmHWM) of a process, in MiB. */
 export const peakRssMiB = (pid: number) =>
   Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+
+/**
+ * The operator's read count (GET + LIST) once its caches synced: sampled as soon as /readyz turns 200, so that reads
+ * per reconcile exclude the initial lists. `value` stays -1 until then.
+ */
+export function readsAtSync(healthPort: number, metricsPort: number): { value: number } {
+  const out = { value: -1 };
+  void (async () => {
+    for (;;) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+        if (r.status === 200) {
+          out.value = readsOf(await scrape(metricsPort));
+          return;
+        }
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return out;
+}

@@ -22,7 +22,16 @@ import { KubeClient, type KubeObject } from '../src/kube/index.js';
 import { FIELD_MANAGER } from '../src/runtime/apply.js';
 import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
 import { installCrds } from '../test/support/crds.js';
-import { deleteNamespaceAndWait, freshNamespace, peakRssMiB, pool, readsOf, scrape, sum } from './common.js';
+import {
+  deleteNamespaceAndWait,
+  freshNamespace,
+  peakRssMiB,
+  pool,
+  readsOf,
+  scrape,
+  sum,
+  readsAtSync,
+} from './common.js';
 
 const QPS = 1000;
 const BURST = 2000;
@@ -109,22 +118,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
     ],
     { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS } },
   );
-  // Reads after the caches synced: sample the counters as soon as /readyz turns 200.
-  let readsAtSync = -1;
-  void (async () => {
-    for (;;) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
-        if (r.status === 200) {
-          readsAtSync = readsOf(await scrape(metricsPort));
-          return;
-        }
-      } catch {
-        /* not listening yet */
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+  const synced = readsAtSync(healthPort, metricsPort);
   // Completion from the operator's own counters (no extra watch loading the API server during the timed run):
   // every status write is counted; then one list checks that each object really carries its observedGeneration.
   const statusWrites = (mm: Map<string, number>) =>
@@ -167,7 +161,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
     work: last - first,
     reconciles,
     writesPerCr: writes / n,
-    readsPerReconcile: readsAtSync < 0 ? NaN : (readsOf(m) - readsAtSync) / reconciles,
+    readsPerReconcile: synced.value < 0 ? NaN : (readsOf(m) - synced.value) / reconciles,
     rssMiB,
   };
 }
