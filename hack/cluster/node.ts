@@ -866,7 +866,8 @@ export async function nodeDown(
   await stop('coredns');
   // 2. kube-proxy, then its own cleanup of its rules.
   await stop('kube-proxy');
-  if (opts.bins?.['kube-proxy']) tryRun(opts.bins['kube-proxy'], ['--cleanup']);
+  // Only for our own kube-proxy: --cleanup flushes every KUBE-* rule on the machine.
+  if (opts.bins?.['kube-proxy'] && byName('kube-proxy')) tryRun(opts.bins['kube-proxy'], ['--cleanup']);
   // 3. kubelet, then the Node object.
   await stop('kubelet');
   if (opts.apiserver) await deleteNode(l, opts.apiserver);
@@ -1001,9 +1002,17 @@ function readFileSafe(f: string): string {
 }
 
 /** Removes the node's machine-global resources (by the record, and by our fixed names). Idempotent. */
-export async function teardownResources(l: Layout, log: (l: string) => void, rec = readRecord()): Promise<void> {
+export async function teardownResources(l: Layout, log: (l: string) => void, record = readRecord()): Promise<void> {
   const nl = nodeLayout(l);
   const problems: string[] = [];
+  const other = runningNodeDir();
+  if (other && other !== l.dir) {
+    // The machine's bridge, routes, chains and cgroups belong to another cluster's live node: only our directory goes.
+    for (const m of mountsUnder(readFileSync('/proc/self/mountinfo', 'utf8'), nl.dir)) tryRun('umount', ['-l', m]);
+    rmSync(nl.dir, { recursive: true, force: true });
+    return;
+  }
+  const rec = record; // ours, or a crashed node's whose processes are all gone
   // Pod processes and shims left behind (a crash, or containerd killed first): SIGKILL, by cgroup and by socket.
   for (let i = 0; i < 20; i++) {
     const pids = leftoverPids(rec);
