@@ -55,7 +55,7 @@ import {
   SET_SYSCTLS,
 } from './netcfg.js';
 import { ensureNodePki, kubeconfigYaml, pkiPaths } from './pki.js';
-import { ClusterError, isOurs, stopProcess, waitFor, type ProcRecord } from './proc.js';
+import { ClusterError, isOurs, procStartTime, stopProcess, waitFor, type ProcRecord } from './proc.js';
 
 export const RUNC = process.env.SCO_RUNC || '/usr/sbin/runc';
 export const CNI_BIN_DIR = process.env.SCO_CNI_BIN_DIR || '/usr/lib/cni';
@@ -97,6 +97,8 @@ export interface NodeRecord {
   createdPaths: string[];
   containerdSocket: string;
   shim: string;
+  /** The `up` process that wrote the record: while it lives, the node is being started (or used) by it. */
+  owner?: { pid: number; startTime: string };
 }
 
 export interface NodeLayout {
@@ -306,6 +308,7 @@ const networkStep: Step = {
       createdPaths: GLOBAL_PATHS.filter((p) => !existsSync(p)),
       containerdSocket: nl.socket,
       shim: ctx.bins!['containerd-shim-runc-v2'],
+      owner: { pid: process.pid, startTime: procStartTime(process.pid) ?? '' },
     };
     mkdirSync(RECORD_DIR, { recursive: true });
     writeFileSync(RECORD, JSON.stringify(record, null, 2));
@@ -863,7 +866,8 @@ export async function nodeDown(
   await stop('coredns');
   // 2. kube-proxy, then its own cleanup of its rules.
   await stop('kube-proxy');
-  if (opts.bins?.['kube-proxy']) tryRun(opts.bins['kube-proxy'], ['--cleanup']);
+  // Only for our own kube-proxy: --cleanup flushes every KUBE-* rule on the machine.
+  if (opts.bins?.['kube-proxy'] && byName('kube-proxy')) tryRun(opts.bins['kube-proxy'], ['--cleanup']);
   // 3. kubelet, then the Node object.
   await stop('kubelet');
   if (opts.apiserver) await deleteNode(l, opts.apiserver);
@@ -998,9 +1002,17 @@ function readFileSafe(f: string): string {
 }
 
 /** Removes the node's machine-global resources (by the record, and by our fixed names). Idempotent. */
-export async function teardownResources(l: Layout, log: (l: string) => void, rec = readRecord()): Promise<void> {
+export async function teardownResources(l: Layout, log: (l: string) => void, record = readRecord()): Promise<void> {
   const nl = nodeLayout(l);
   const problems: string[] = [];
+  const other = runningNodeDir();
+  if (other && other !== l.dir) {
+    // The machine's bridge, routes, chains and cgroups belong to another cluster's live node: only our directory goes.
+    for (const m of mountsUnder(readFileSync('/proc/self/mountinfo', 'utf8'), nl.dir)) tryRun('umount', ['-l', m]);
+    rmSync(nl.dir, { recursive: true, force: true });
+    return;
+  }
+  const rec = record; // ours, or a crashed node's whose processes are all gone
   // Pod processes and shims left behind (a crash, or containerd killed first): SIGKILL, by cgroup and by socket.
   for (let i = 0; i < 20; i++) {
     const pids = leftoverPids(rec);
@@ -1124,11 +1136,14 @@ export function nodeLeftovers(l: Layout, binDir?: string): string[] {
   const nl = nodeLayout(l);
   const out: string[] = [];
   if (binDir) {
+    // Our node binaries whose command line names this cluster's node directory (another cluster's node is not ours).
     const ours = new Set(NODE_BINARIES.map((b) => join(binDir, b)));
     for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
         const exe = readlinkSync(`/proc/${pid}/exe`);
-        if (ours.has(exe)) out.push(`process ${pid} (${exe})`);
+        if (ours.has(exe) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(l.dir)) {
+          out.push(`process ${pid} (${exe})`);
+        }
       } catch {
         /* gone or not ours to read */
       }
@@ -1159,10 +1174,14 @@ export function runningNodeDir(): string | undefined {
     const st = JSON.parse(readFileSync(join(rec.clusterDir, 'state.json'), 'utf8')) as {
       procs: (ProcRecord & { group: string })[];
     };
-    return st.procs.some((p) => p.group === 'node' && isOurs(p)) ? rec.clusterDir : undefined;
+    if (st.procs.some((p) => p.group === 'node' && isOurs(p))) return rec.clusterDir;
   } catch {
-    return undefined;
+    /* no state (yet): the owner decides */
   }
+  // A node being started has a record and no processes yet: its `up` still runs.
+  const owner = rec.owner;
+  if (owner && owner.pid !== process.pid && procStartTime(owner.pid) === owner.startTime) return rec.clusterDir;
+  return undefined;
 }
 
 /** Current values of the sysctls a node may change (for checking that teardown restored them). */
