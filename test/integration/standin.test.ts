@@ -105,7 +105,11 @@ describe('stand-in with PostgreSQL and Redis', () => {
 
   test('a wrong database password makes /health fail and say why', async () => {
     const s = await start({ ...pgEnv(), PGPASSWORD: 'wrong-password', ...redisVars() });
-    const h = await health(s);
+    // Redis connects in the background after start: wait until its check settles, then judge the database's.
+    const h = await eventually(
+      () => health(s),
+      (x) => x.checks.cache === 'ok',
+    );
     expect(h.status).toBe(503);
     expect(h.checks.database).toMatch(/password authentication failed/);
     expect(h.checks.cache).toBe('ok');
