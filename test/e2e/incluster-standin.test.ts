@@ -39,8 +39,12 @@ async function realNodeExists(): Promise<boolean> {
   }
 }
 const hasRealNode = await realNodeExists();
-if (!hasRealNode)
+if (!hasRealNode) {
+  // CI always runs with the real node: a missing one there is a failure, not a skip.
+  if (process.env.CI)
+    throw new Error(`test/e2e/incluster-standin.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
   console.warn(`SKIPPED test/e2e/incluster-standin.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
+}
 
 const kubectl = (...args: string[]) =>
   run(kubectlPath(), args, { env: { ...process.env, KUBECONFIG: kubeconfigPath() }, maxBuffer: 16 * 1024 * 1024 });
