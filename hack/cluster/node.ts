@@ -203,43 +203,60 @@ async function apply(ctx: Ctx, path: string, obj: object): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------------
 // preflight
 
+/** What preflight reads of the machine (the real one by default; tests describe machines that lack a feature). */
+export interface MachineProbe {
+  uid(): number | undefined;
+  readFile(path: string): string;
+  writeFile(path: string, data: string): void;
+  exists(path: string): boolean;
+  run(cmd: string, args: string[]): { ok: boolean; out: string };
+}
+
+export const thisMachine: MachineProbe = {
+  uid: () => process.getuid?.(),
+  readFile: (path) => readFileSync(path, 'utf8'),
+  writeFile: (path, data) => writeFileSync(path, data),
+  exists: (path) => existsSync(path),
+  run: tryRun,
+};
+
 /** Checks what the real node needs from the machine; each failure names the feature and what to do. */
-export function preflight(bins: Partial<Record<string, string>>): void {
+export function preflight(bins: Partial<Record<string, string>>, m: MachineProbe = thisMachine): void {
   const fix = 'or run a kwok-only cluster: npm run cluster:up -- --only=cluster,services';
-  if (process.getuid?.() !== 0) {
+  if (m.uid() !== 0) {
     throw new ClusterError(
       `the real node needs root (network devices, iptables, mounts, cgroups); run as root, ${fix}`,
     );
   }
-  const filesystems = readFileSync('/proc/filesystems', 'utf8');
+  const filesystems = m.readFile('/proc/filesystems');
   if (!/\boverlay\b/.test(filesystems)) {
     throw new ClusterError(
       `the kernel has no overlay filesystem (containerd's overlayfs snapshotter): modprobe overlay, ${fix}`,
     );
   }
-  if (!existsSync('/sys/module/bridge') && !existsSync('/proc/sys/net/bridge')) {
-    const probe = tryRun('ip', ['link', 'add', 'sco-probe-br', 'type', 'bridge']);
+  if (!m.exists('/sys/module/bridge') && !m.exists('/proc/sys/net/bridge')) {
+    const probe = m.run('ip', ['link', 'add', 'sco-probe-br', 'type', 'bridge']);
     if (!probe.ok)
       throw new ClusterError(`the kernel has no bridge support (${probe.out}): modprobe bridge br_netfilter, ${fix}`);
-    tryRun('ip', ['link', 'del', 'sco-probe-br']);
+    m.run('ip', ['link', 'del', 'sco-probe-br']);
   }
-  if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) {
+  if (!m.exists('/proc/sys/net/bridge/bridge-nf-call-iptables')) {
     throw new ClusterError(
       `br_netfilter is not loaded (Services between pods on the bridge need it): modprobe br_netfilter, ${fix}`,
     );
   }
   for (const cmd of ['iptables', 'ip6tables']) {
-    const r = tryRun(cmd, ['-w', '5', '-t', 'filter', '-S', 'FORWARD']);
+    const r = m.run(cmd, ['-w', '5', '-t', 'filter', '-S', 'FORWARD']);
     if (!r.ok) {
       throw new ClusterError(
         `${cmd} does not work here (${r.out || 'not installed'}): apt-get install iptables (needs CAP_NET_ADMIN), ${fix}`,
       );
     }
   }
-  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const v2 = m.exists('/sys/fs/cgroup/cgroup.controllers');
   const controllers = v2
-    ? readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/)
-    : ['cpu', 'memory', 'pids'].filter((c) => existsSync(`/sys/fs/cgroup/${c}`));
+    ? m.readFile('/sys/fs/cgroup/cgroup.controllers').split(/\s+/)
+    : ['cpu', 'memory', 'pids'].filter((c) => m.exists(`/sys/fs/cgroup/${c}`));
   for (const c of ['cpu', 'memory', 'pids']) {
     if (!controllers.includes(c)) {
       throw new ClusterError(
@@ -248,23 +265,23 @@ export function preflight(bins: Partial<Record<string, string>>): void {
     }
   }
   try {
-    writeFileSync('/proc/self/oom_score_adj', readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
+    m.writeFile('/proc/self/oom_score_adj', m.readFile('/proc/self/oom_score_adj').trim());
   } catch (err) {
     throw new ClusterError(
       `/proc/self/oom_score_adj is not writable (${(err as Error).message}); containerd and runc need it, ${fix}`,
     );
   }
-  if (!existsSync(RUNC))
+  if (!m.exists(RUNC))
     throw new ClusterError(`runc is not installed at ${RUNC}: apt-get install runc (or bash hack/setup.sh)`);
   for (const p of ['bridge', 'host-local', 'loopback']) {
-    if (!existsSync(join(CNI_BIN_DIR, p))) {
+    if (!m.exists(join(CNI_BIN_DIR, p))) {
       throw new ClusterError(
         `the CNI plugin ${p} is missing from ${CNI_BIN_DIR}: apt-get install containernetworking-plugins (or bash hack/setup.sh)`,
       );
     }
   }
   for (const b of NODE_BINARIES) {
-    if (!bins[b] || !existsSync(bins[b] as string)) {
+    if (!bins[b] || !m.exists(bins[b] as string)) {
       throw new ClusterError(`the node binary ${b} is missing; rebuild with: npm run cluster:build`);
     }
   }
