@@ -4,7 +4,7 @@ import { ConfigError, parseConfig, usage, type Config } from './config.js';
 import { controllerDefs } from './controllers/index.js';
 import { KubeClient } from './kube/index.js';
 import { createLogger } from './runtime/logger.js';
-import { Manager } from './runtime/manager.js';
+import { CacheSyncError, Manager } from './runtime/manager.js';
 import { Metrics } from './runtime/metrics.js';
 
 async function main(): Promise<void> {
@@ -115,9 +115,10 @@ async function main(): Promise<void> {
       process.exit(1);
     },
     (err) => {
-      // Caches that cannot sync (RBAC, a missing CRD): say which and why, and leave instead of holding the Lease idle.
+      // Caches that cannot sync (RBAC, a missing CRD) or an endpoint that cannot listen: say which and why, and leave
+      // instead of holding the Lease idle.
       console.error(`smartcloudops-operator: ${err.message}`);
-      shutdown('caches did not sync', 1);
+      shutdown(err instanceof CacheSyncError ? 'caches did not sync' : 'fatal', 1);
     },
   );
 }

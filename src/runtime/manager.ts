@@ -304,11 +304,18 @@ export class Manager {
 
   /**
    * Starts caches, servers and (once leading) controllers. `onLost` runs when leadership is lost, `onFatal` when the
-   * caches did not sync within the cache-sync timeout (a CacheSyncError; by default it is thrown as unhandled).
+   * caches did not sync within the cache-sync timeout (a CacheSyncError) or an endpoint cannot listen (by default
+   * either is thrown as unhandled).
    */
   async start(onLost: () => void, onFatal?: (err: Error) => void): Promise<void> {
     this.lostLeadership = onLost;
-    this.startServers();
+    this.startServers((err) => {
+      // As controller-runtime's manager: an endpoint that cannot listen (a taken port, a bad address) is fatal — a
+      // pod whose probes or metrics can never answer must not hold the Lease.
+      if (this.stopping) return;
+      if (onFatal) onFatal(err);
+      else throw err;
+    });
     this.started = true;
     for (const set of this.informers.values()) for (const i of set.informers) i.start();
     this.synced = this.waitForCacheSync(this.o.cacheSyncTimeoutMs ?? 120_000);
@@ -407,7 +414,7 @@ export class Manager {
     clearTimeout(timer);
   }
 
-  private startServers(): void {
+  private startServers(fatal: (err: Error) => void): void {
     const listen = (which: 'health' | 'metrics', addr: string | undefined, handler: http.RequestListener) => {
       if (!addr || addr === '0') return;
       const { host, port } = parseAddr(addr);
@@ -420,6 +427,7 @@ export class Manager {
         },
         (err: Error) => {
           this.o.log.error({ err: err.message, addr }, `cannot listen for ${which}`);
+          fatal(new Error(`cannot listen for ${which} on ${addr}: ${err.message}`));
           return undefined;
         },
       );
