@@ -25,6 +25,9 @@ export const NODE_BINARIES = [
   'containerd-shim-runc-v2',
   'coredns',
   'metrics-server',
+  // Copied from Debian's packages by build.sh (their versions are part of the directory's hash); the CNI plugins
+  // sit in cni/ beside them.
+  'runc',
 ] as const;
 export type NodeBinary = (typeof NODE_BINARIES)[number];
 export type BinPaths = Record<Binary, string> & Record<NodeBinary, string> & { dir: string };

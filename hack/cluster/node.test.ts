@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { NODE_BINARIES } from './binaries.js';
-import { CNI_BIN_DIR, kubeProxyArgs, type MachineProbe, nodePorts, parseCtrImages, preflight, RUNC } from './node.js';
+import { cniBinDir, kubeProxyArgs, type MachineProbe, nodePorts, parseCtrImages, preflight } from './node.js';
 
 describe('node helpers', () => {
   test('ctr images ls output becomes ref → manifest digest (the digest a re-import is compared with)', () => {
@@ -47,8 +47,7 @@ function machine(over: Partial<MachineProbe> & { files?: Record<string, string>;
     '/sys/fs/cgroup/cpu',
     '/sys/fs/cgroup/memory',
     '/sys/fs/cgroup/pids',
-    RUNC,
-    ...['bridge', 'host-local', 'loopback'].map((p) => join(CNI_BIN_DIR, p)),
+    ...['bridge', 'host-local', 'loopback'].map((p) => join('/bin/cni', p)),
     ...NODE_BINARIES.map((b) => `/bin/${b}`),
   ]);
   for (const f of Object.keys(files)) present.add(f);
@@ -109,10 +108,10 @@ describe('preflight names the missing feature and the fix', () => {
       },
       /oom_score_adj is not writable \(EACCES: permission denied\); containerd and runc need it/,
     ],
-    ['no runc', { missing: [RUNC] }, /runc is not installed .*apt-get install runc/],
+    ['no runc in the bin directory', { missing: ['/bin/runc'] }, /node binary runc is missing; rebuild/],
     [
       'no CNI loopback',
-      { missing: [join(CNI_BIN_DIR, 'loopback')] },
+      { missing: [join(cniBinDir(bins), 'loopback')] },
       /CNI plugin loopback is missing.*containernetworking-plugins/,
     ],
   ])('%s', (_name, over, message) => {

@@ -26,7 +26,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NODE_BINARIES } from './binaries.js';
 import type { Ctx, Step } from './cluster.js';
@@ -57,8 +57,9 @@ import {
 import { ensureNodePki, kubeconfigYaml, pkiPaths } from './pki.js';
 import { ClusterError, isOurs, procStartTime, stopProcess, waitFor, type ProcRecord } from './proc.js';
 
-export const RUNC = process.env.SCO_RUNC || '/usr/sbin/runc';
-export const CNI_BIN_DIR = process.env.SCO_CNI_BIN_DIR || '/usr/lib/cni';
+/** The CNI plugins build.sh copied from Debian's package into the hashed bin directory (beside runc). */
+export const CNI_PLUGINS = ['bridge', 'host-local', 'loopback'] as const;
+export const cniBinDir = (bins: Partial<Record<string, string>>): string => join(dirname(bins.runc ?? ''), 'cni');
 const RECORD_DIR = '/run/smartcloudops-node';
 const RECORD = join(RECORD_DIR, 'record.json');
 /** Machine-global paths the node's components create when missing; removed on teardown only if we created them. */
@@ -271,12 +272,10 @@ export function preflight(bins: Partial<Record<string, string>>, m: MachineProbe
       `/proc/self/oom_score_adj is not writable (${(err as Error).message}); containerd and runc need it, ${fix}`,
     );
   }
-  if (!m.exists(RUNC))
-    throw new ClusterError(`runc is not installed at ${RUNC}: apt-get install runc (or bash hack/setup.sh)`);
-  for (const p of ['bridge', 'host-local', 'loopback']) {
-    if (!m.exists(join(CNI_BIN_DIR, p))) {
+  for (const p of CNI_PLUGINS) {
+    if (!m.exists(join(cniBinDir(bins), p))) {
       throw new ClusterError(
-        `the CNI plugin ${p} is missing from ${CNI_BIN_DIR}: apt-get install containernetworking-plugins (or bash hack/setup.sh)`,
+        `the CNI plugin ${p} is missing from ${cniBinDir(bins)}: apt-get install containernetworking-plugins, then npm run cluster:build`,
       );
     }
   }
@@ -377,7 +376,7 @@ const networkStep: Step = {
   },
 };
 
-export function containerdConfig(nl: NodeLayout, pauseRef: string): string {
+export function containerdConfig(nl: NodeLayout, pauseRef: string, bins: { runc: string }): string {
   return `version = 3
 root = "${nl.containerdRoot}"
 state = "${nl.containerdState}"
@@ -414,11 +413,11 @@ disabled_plugins = [
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-        BinaryName = "${RUNC}"
+        BinaryName = "${bins.runc}"
         Root = "${join(nl.containerdState, 'runc')}"
         SystemdCgroup = false
   [plugins.'io.containerd.cri.v1.runtime'.cni]
-    bin_dirs = ["${CNI_BIN_DIR}"]
+    bin_dirs = ["${cniBinDir(bins)}"]
     conf_dir = "${nl.cniConfDir}"
     max_conf_num = 1
 
@@ -511,7 +510,7 @@ const containerdStep: Step = {
     if (!pause)
       throw new ClusterError(`no pause image in ${join(ctx.bins!.dir, 'images.json')}; rebuild: npm run cluster:build`);
     const images = [...own, ...externalImages(ctx.log)];
-    writeFileSync(nl.containerdConfig, containerdConfig(nl, pause.ref));
+    writeFileSync(nl.containerdConfig, containerdConfig(nl, pause.ref, bins));
     // No image is ever pulled from a registry: every registry host resolves to a closed port on loopback, so a pod
     // whose image was not imported fails with ErrImagePull instead of sending a packet off the machine.
     const hosts = join(nl.dir, 'containerd', 'certs.d', '_default');

@@ -26,8 +26,11 @@ if ! command -v go >/dev/null; then
   exit 2
 fi
 export GOTOOLCHAIN=local
+# runc and the CNI plugins come from Debian's packages (hack/setup.sh installs them): their exact versions are part
+# of the hash and the binaries are copied into the output directory, so the node runs what was recorded there.
+host_packages() { dpkg-query -W -f='${Package}=${Version}\n' runc containernetworking-plugins 2>/dev/null || true; }
 hash=$( { cat "$here/go.mod" "$here/go.sum" "$here/pins.env" "$here/testbin/main.go" "$here/oci-image.sh"
-  go env GOVERSION GOOS GOARCH; gcc -dumpversion 2>/dev/null || true; } | sha256sum | cut -c1-16)
+  go env GOVERSION GOOS GOARCH; gcc -dumpversion 2>/dev/null || true; host_packages; } | sha256sum | cut -c1-16)
 cache_root=${SCO_CACHE_DIR:-$HOME/.cache/smartcloudops-operator}
 out=${SCO_BIN_DIR:-$cache_root/bin-$hash}
 
@@ -119,6 +122,19 @@ images() {
     "$pause_ref" "$testbin_ref" >"$out.partial/images.json"
 }
 step "images: pause (pause.c, gcc -static), testbin (static Go)" "$here" images
+
+host_binaries() {
+  local runc=${SCO_RUNC:-/usr/sbin/runc} cni=${SCO_CNI_BIN_DIR:-/usr/lib/cni} p
+  [ -x "$runc" ] || { echo "runc is not installed at $runc: apt-get install runc (hack/setup.sh does)"; return 1; }
+  install -m 0755 "$runc" "$out.partial/runc"
+  mkdir -p "$out.partial/cni"
+  for p in bridge host-local loopback portmap; do
+    [ -x "$cni/$p" ] || { echo "the CNI plugin $p is missing from $cni: apt-get install containernetworking-plugins"; return 1; }
+    install -m 0755 "$cni/$p" "$out.partial/cni/$p"
+  done
+  host_packages >"$out.partial/host-packages.txt"
+}
+step "runc and CNI plugins (Debian: $(host_packages | tr '\n' ' '))" "$here" host_binaries
 
 echo "built $(date -u +%FT%TZ) in $(( $(date +%s) - start ))s: kubernetes $KUBE_VERSION kwok $KWOK_VERSION versitygw $VERSITYGW_VERSION helm $HELM_VERSION containerd $CONTAINERD_VERSION coredns $COREDNS_VERSION metrics-server $METRICS_SERVER_VERSION" >"$out.partial/.complete"
 rm -rf "$out"; mv "$out.partial" "$out"
