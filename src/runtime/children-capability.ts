@@ -234,17 +234,26 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }>(
   // The status last written per object and the resourceVersion it was written over: while the cache still holds
   // that version, the same status is not written again (a child event can reconcile before our write is seen).
   const statusWritten = new Map<string, { rv: string | undefined; hash: string }>();
+  // Objects whose finalizer we removed, with the resourceVersion we removed it from: while the cache still holds
+  // that version (an event queued before our patch was seen), the clean-up is not run a second time.
+  const finalized = new Map<string, { uid: string | undefined; rv: string | undefined }>();
   return async (req, ctx): Promise<Result | void> => {
     const obj = deps.cache.get(req.namespace, req.name) as O | undefined;
     if (!obj || obj.metadata.deletionTimestamp) {
       cap.forget?.(req.namespace, req.name);
       statusWritten.delete(req.key);
     }
-    if (!obj) return;
+    if (!obj) {
+      finalized.delete(req.key);
+      return;
+    }
     if (obj.metadata.deletionTimestamp) {
+      const done = finalized.get(req.key);
+      if (done && done.uid === obj.metadata.uid && done.rv === obj.metadata.resourceVersion) return;
       if (cap.finalize && hasFinalizer(obj, finalizer)) {
         await cap.finalize(obj, ctx);
         await removeFinalizer(deps.client, cap.for, obj, finalizer);
+        finalized.set(req.key, { uid: obj.metadata.uid, rv: obj.metadata.resourceVersion });
       }
       return;
     }
