@@ -2,6 +2,7 @@
 //   desired(obj, observed)               → the children it wants (undefined: leave the children as they are)
 //   status(obj, observed, observations)  → the status to write (+ an Event, a terminal stop, a requeue)
 //   finalize(obj, ctx)                   → clean-up garbage collection cannot do (other namespaces, S3, databases)
+//                                          (at least once, as in controller-runtime: it must be idempotent)
 // The thin runtime code here reads children from the scoped child caches (never from the API), applies the desired
 // ones by server-side apply (field manager `smartcloudops-operator`, a controller ownerReference, the label
 // `app.kubernetes.io/managed-by: smartcloudops-operator`), deletes this owner's children that are no longer desired

@@ -340,6 +340,9 @@ describe('capability seam', () => {
         () => true,
       ),
     );
-    expect(finalized).toEqual(['b']);
+    // At least once, as controller-runtime promises (a retry after a failed finalizer removal runs it again):
+    // finalize must be idempotent; what matters is that it ran before the object went away.
+    expect(finalized.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(finalized)).toEqual(new Set(['b']));
   });
 });
