@@ -1,8 +1,17 @@
 // The capability seam: what a kind does is two pure functions and, when it needs one, a finalizer.
-//   desired(obj, observed)               → the children it wants (undefined: leave the children as they are)
-//   status(obj, observed, observations)  → the status to write (+ an Event, a terminal stop, a requeue)
-//   finalize(obj, ctx)                   → clean-up garbage collection cannot do (other namespaces, S3, databases)
-//                                          (at least once, as in controller-runtime: it must be idempotent)
+//   prepare(obj, observed, ctx)               → optional, async: what lies outside the caches (a database, S3, an
+//                                               HTTP endpoint) and effects that are not children; its result `ext`
+//                                               goes to desired and status. Every I/O in it is bounded by a
+//                                               timeout; periodic or slow probes run in a background runner (built
+//                                               in `bind`) that enqueues the key when its result changes
+//                                               (deps.enqueue, like controller-runtime's source.Channel) and whose
+//                                               snapshot `prepare` returns.
+//   desired(obj, observed, ext)               → the children it wants (undefined: leave the children as they are)
+//   status(obj, observed, observations, ext)  → the status to write (+ an Event, a terminal stop, a requeue)
+//   finalize(obj, ctx)                        → clean-up garbage collection cannot do (other namespaces, S3,
+//                                               databases) (at least once, as in controller-runtime: idempotent)
+//   bind(deps)                                → optional: the logic built once per manager with its clients,
+//                                               clock and background runners (stopped through deps.onStop)
 // The thin runtime code here reads children from the scoped child caches (never from the API), applies the desired
 // ones by server-side apply (field manager `smartcloudops-operator`, a controller ownerReference, the label
 // `app.kubernetes.io/managed-by: smartcloudops-operator`), deletes this owner's children that are no longer desired
@@ -54,13 +63,18 @@ export interface StatusOutcome {
 }
 
 /** What a kind does: the pure functions and the optional clean-up. */
-export interface CapabilityLogic<O extends KubeObject = KubeObject> {
+export interface CapabilityLogic<O extends KubeObject = KubeObject, X = undefined> {
   for: ResourceRef;
   owns?: ResourceRef[];
+  /**
+   * Async, before desired and status: reads outside the caches and effects that are not children, each bounded by
+   * a timeout. Its result is passed to desired and status. An error here fails the reconcile (per-key backoff).
+   */
+  prepare?(obj: O, observed: Observed, ctx: ReconcileContext): Promise<X>;
   /** Pure: the children wanted now (namespace, owner reference and label are added), or undefined to hold. */
-  desired(obj: O, observed: Observed): KubeObject[] | undefined;
-  /** Pure: the status from the object, its observed children and what the runtime did. */
-  status(obj: O, observed: Observed, observations: Observations): StatusOutcome;
+  desired(obj: O, observed: Observed, ext: X): KubeObject[] | undefined;
+  /** Pure: the status from the object, its observed children, what the runtime did and what prepare found. */
+  status(obj: O, observed: Observed, observations: Observations, ext: X): StatusOutcome;
   /** Clean-up GC cannot do; the finalizer is added only when this is defined and removed after it succeeds. */
   finalize?(obj: O, ctx: ReconcileContext): Promise<void>;
   finalizer?: string;
@@ -69,11 +83,16 @@ export interface CapabilityLogic<O extends KubeObject = KubeObject> {
 }
 
 /** A capability with what its ControllerDef needs besides. */
-export interface Capability<O extends KubeObject = KubeObject> extends CapabilityLogic<O> {
+export interface Capability<O extends KubeObject = KubeObject, X = undefined> extends CapabilityLogic<O, X> {
   name: string;
   watches?: WatchDef[];
   rbac?: PolicyRule[];
   workers?: number;
+  /**
+   * Builds the logic once per manager (clients, clock, background runners; register their stop with
+   * deps.onStop). Without it the capability itself is the logic.
+   */
+  bind?(deps: ControllerDeps): CapabilityLogic<O, X>;
 }
 
 function observedOf(children: CachedChild[]): Observed {
@@ -225,9 +244,9 @@ function statusDigest(status: Record<string, unknown>): string {
 }
 
 /** The seam's reconcile loop for one capability (a ControllerDef's `setup` returns it). */
-export function seamReconciler<O extends KubeObject & { status?: unknown }>(
+export function seamReconciler<O extends KubeObject & { status?: unknown }, X = undefined>(
   deps: ControllerDeps,
-  cap: CapabilityLogic<O>,
+  cap: CapabilityLogic<O, X>,
 ): ReconcileFn {
   const owns = cap.owns ?? [];
   const sync = new ChildSync(deps, cap.for, owns);
@@ -269,10 +288,11 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }>(
       childrenSynced: true,
       childrenHeld: false,
     };
-    const want = cap.desired(obj, observed);
+    const ext = (cap.prepare ? await cap.prepare(obj, observed, ctx) : undefined) as X;
+    const want = cap.desired(obj, observed, ext);
     if (want === undefined) obs.childrenHeld = true;
     else await sync.sync(obj, want, obs, ctx);
-    const out = cap.status(obj, observed, obs);
+    const out = cap.status(obj, observed, obs, ext);
     const hash = statusDigest(out.status);
     const rv = obj.metadata.resourceVersion;
     const last = statusWritten.get(req.key);
@@ -289,7 +309,9 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }>(
 }
 
 /** A ControllerDef from a capability. */
-export function capabilityController<O extends KubeObject & { status?: unknown }>(cap: Capability<O>): ControllerDef {
+export function capabilityController<O extends KubeObject & { status?: unknown }, X = undefined>(
+  cap: Capability<O, X>,
+): ControllerDef {
   return {
     name: cap.name,
     for: cap.for,
@@ -303,6 +325,6 @@ export function capabilityController<O extends KubeObject & { status?: unknown }
         : []),
     ],
     workers: cap.workers,
-    setup: (deps) => seamReconciler(deps, cap),
+    setup: (deps) => seamReconciler(deps, cap.bind ? cap.bind(deps) : cap),
   };
 }

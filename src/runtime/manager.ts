@@ -77,6 +77,13 @@ export interface ControllerDeps {
   children(ref: ResourceRef): InformerSet;
   /** Adds a watch while running (its informer starts at once); resolves once its cache has synced. */
   watch(w: WatchDef): Promise<void>;
+  /**
+   * Enqueues a key of `for` (namespace/name) now or after `afterMs`: for background work outside the caches (a probe
+   * of a database, an S3 listing) that has a new result (like controller-runtime's source.Channel / GenericEvent).
+   */
+  enqueue(key: string, afterMs?: number): void;
+  /** Registers clean-up run once when the manager stops (before the caches stop): timers, pools, connections. */
+  onStop(fn: () => void | Promise<void>): void;
 }
 
 /** A watch of any kind: `map` turns a watched object into the keys (namespace/name) of `for` objects to enqueue. */
@@ -175,6 +182,7 @@ export class Manager {
   } = {};
   private leading = false;
   private stopping = false;
+  private readonly stopHooks: (() => void | Promise<void>)[] = [];
   private readonly clock: Clock;
   private lostLeadership?: () => void;
   private started = false;
@@ -234,6 +242,7 @@ export class Manager {
   add(def: ControllerDef): void {
     this.defs.push(def);
     const cache = this.informer(def.for);
+    let built = false;
     const deps: ControllerDeps = {
       client: this.o.client,
       applier: this.applier,
@@ -248,6 +257,18 @@ export class Manager {
         const set = addWatch(w);
         return set.waitForSync();
       },
+      enqueue: (key, afterMs) => {
+        // Called during setup, before the controller exists: deliver once it does.
+        const deliver = () => {
+          if (afterMs && afterMs > 0) controller.queue.addAfter(key, afterMs);
+          else controller.queue.add(key);
+        };
+        if (built) deliver();
+        else queueMicrotask(deliver);
+      },
+      onStop: (fn) => {
+        this.stopHooks.push(fn);
+      },
     };
     const controller = new Controller({
       name: def.name,
@@ -256,6 +277,7 @@ export class Manager {
       log: this.o.log,
       metrics: this.metrics,
     });
+    built = true;
     const q = controller.queue;
     cache.addHandlers({
       add: (o) => q.add(objectKey(o)),
@@ -405,6 +427,15 @@ export class Manager {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       (async () => {
+        await Promise.all(
+          this.stopHooks.splice(0).map(async (fn) => {
+            try {
+              await fn();
+            } catch (err) {
+              this.o.log.warn({ err: (err as Error).message }, 'a stop hook failed');
+            }
+          }),
+        );
         await this.events.flush();
         await Promise.all([...this.informers.values()].flatMap((s) => s.informers.map((i) => i.stop())));
         await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));

@@ -331,6 +331,57 @@ describe('capability seam', () => {
     await eventually('the key mapped from the runtime watch', async () => lateSeen.includes('lease-l1'));
   });
 
+  test('bind builds the logic once with deps; prepare feeds desired and status; a background enqueue reconciles', async () => {
+    const seen: { desiredExt: string[]; statusExt: string[]; binds: number; stops: number } = {
+      desiredExt: [],
+      statusExt: [],
+      binds: 0,
+      stops: 0,
+    };
+    let probe = 'first';
+    let enqueue: ((key: string) => void) | undefined;
+    manager.add(
+      capabilityController<KubeObject & { status?: unknown }, string>({
+        name: 'bound',
+        for: ref,
+        bind: (deps) => {
+          seen.binds++;
+          enqueue = (k) => deps.enqueue(k);
+          deps.onStop(() => {
+            seen.stops++;
+          });
+          return {
+            for: ref,
+            // A background probe's snapshot, read without I/O of the API.
+            prepare: async () => probe,
+            desired: (_o, _obs, ext) => {
+              seen.desiredExt.push(ext);
+              return undefined;
+            },
+            status: (o, _obs, _x, ext) => {
+              seen.statusExt.push(ext);
+              return { status: (o.status ?? {}) as Record<string, unknown> };
+            },
+          };
+        },
+        desired: () => {
+          throw new Error('the bound logic is used, not the capability itself');
+        },
+        status: () => {
+          throw new Error('the bound logic is used, not the capability itself');
+        },
+      }),
+    );
+    await eventually('the bound controller reconciles a', async () => seen.statusExt.includes('first'));
+    expect(seen.binds).toBe(1);
+    expect(seen.desiredExt).toContain('first');
+    probe = 'second';
+    enqueue?.(`${ns}/a`);
+    await eventually('the key enqueued from outside the caches', async () => seen.statusExt.includes('second'));
+    expect(seen.desiredExt).toContain('second');
+    expect(seen.stops).toBe(0);
+  });
+
   test('finalize runs on deletion and the finalizer is removed', async () => {
     await createOwner('b', { [CHILDREN]: 'cm' });
     await client.delete(ref, ns, 'b');

@@ -1,4 +1,6 @@
 // Installs the generated CRDs (config/crd) into the test cluster and waits until they are served.
+// SCO_E2E_CRDS (comma-separated CRD names or plurals, e.g. "backupschedules") installs only those: for a cluster
+// shared by several branches, where each installs only the kinds it changed and leaves the others as they are.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -10,8 +12,17 @@ import { condition, eventually } from './kube.js';
 export async function installCrds(client: KubeClient): Promise<string[]> {
   const dir = join(repoRoot, 'config', 'crd');
   const names: string[] = [];
+  const only = (process.env.SCO_E2E_CRDS ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
     const crd = parse(readFileSync(join(dir, f), 'utf8')) as KubeObject;
+    const name = crd.metadata.name as string;
+    if (only.length && !only.some((o) => name === o || name.split('.')[0] === o)) {
+      names.push(name);
+      continue;
+    }
     await client.apply(Resources.CustomResourceDefinition, crd, { fieldManager: 'smartcloudops-e2e', force: true });
     names.push(crd.metadata.name as string);
   }
