@@ -6,3 +6,16 @@ import type { AppObject, MonitoringSupport } from './contracts.js';
 export function monitoringChildren(_app: AppObject, _support: MonitoringSupport): KubeObject[] {
   return [];
 }
+
+/**
+ * Which Prometheus Operator kinds the API server serves, kept current in the background (the app is reconciled
+ * when that changes, through the enqueue it is given); the capability reads `current()` in prepare.
+ */
+export interface MonitoringDetector {
+  current(): MonitoringSupport;
+  stop(): Promise<void>;
+}
+
+export function createMonitoringDetector(_deps: { enqueueAll(): void }): MonitoringDetector {
+  return { current: () => ({ prometheusRule: false, serviceMonitor: false }), stop: async () => undefined };
+}
