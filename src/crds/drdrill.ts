@@ -10,6 +10,7 @@ import {
   Obj,
   ObjectName,
   Optional,
+  SecretRef,
   Str,
   type Static,
 } from './schema.js';
@@ -37,13 +38,8 @@ export const DRDrillSpec = Obj(
   {
     appRef: Obj(
       {
-        name: ObjectName('Name of the SmartCloudOpsApp to drill.'),
-        namespace: Optional(
-          Str({
-            description: "Namespace of the app; this resource's namespace when unset.",
-            pattern: DNS_LABEL_PATTERN,
-            maxLength: 63,
-          }),
+        name: ObjectName(
+          'Name of the SmartCloudOpsApp to drill, in this namespace (a drill never reaches across namespaces).',
         ),
       },
       {
@@ -57,24 +53,27 @@ export const DRDrillSpec = Obj(
     ),
     schedule: Optional(Cron('When to run the drill (5-field cron, e.g. "0 4 1 * *"); on demand only when unset.')),
     timeZone: Optional(Str({ description: 'IANA time zone of the schedule; UTC when unset.', maxLength: 64 })),
-    drNamespace: Str({
-      description:
-        "Namespace the app is restored into; created for the drill and removed afterwards. Never the app's own.",
-      pattern: DNS_LABEL_PATTERN,
-      minLength: 1,
-      maxLength: 63,
-      validations: [
-        {
-          rule: "!(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease'])",
-          message: 'drNamespace must not be a system namespace or default',
-        },
-      ],
-    }),
     backup: Optional(
       Enum(['Fresh', 'Latest'] as const, {
         description: 'Fresh: take a new backup for the drill. Latest: restore the newest existing backup.',
         default: 'Fresh',
       }),
+    ),
+    restore: Obj(
+      {
+        targetSecretRef: SecretRef(
+          'PostgreSQL server the drill restores into (keys host, port, username, password, optional database to connect to, or uri), as a role allowed to CREATE DATABASE. Each run creates a fresh database there and drops it at clean-up; the drill refuses a target that is the production database (compared by server system identifier and database oid, not by connection string).',
+        ),
+        jobs: Optional(
+          Int({
+            description: 'Parallel restore jobs (pg_restore -j) for the custom format.',
+            minimum: 1,
+            maximum: 16,
+            default: 2,
+          }),
+        ),
+      },
+      { description: 'Where the backup is restored: never the production database.' },
     ),
     checks: Optional(
       Obj(
@@ -85,8 +84,31 @@ export const DRDrillSpec = Obj(
           queries: Optional(
             Arr(Query, { description: 'Integrity queries.', listType: 'map', listMapKeys: ['name'], maxItems: 20 }),
           ),
+          readOnlySecretRef: Optional(
+            SecretRef(
+              'Credentials (keys username and password, or uri) of a read-only role on the production database for the integrity queries: the drill refuses a role that can write (superuser, owner, or INSERT/UPDATE/DELETE/TRUNCATE on any table). Required with queries.',
+            ),
+          ),
+          statementTimeoutSeconds: Optional(
+            Int({
+              description: 'statement_timeout of each integrity query (run alone, in a READ ONLY transaction).',
+              minimum: 1,
+              maximum: 600,
+              default: 30,
+            }),
+          ),
         },
-        { description: 'What must hold after the restore.', default: {} },
+        {
+          description: 'What must hold after the restore.',
+          default: {},
+          validations: [
+            {
+              rule: '!has(self.queries) || size(self.queries) == 0 || has(self.readOnlySecretRef)',
+              message: 'queries need readOnlySecretRef: integrity queries run only as a read-only role',
+              fieldPath: '.readOnlySecretRef',
+            },
+          ],
+        },
       ),
     ),
     targets: Optional(
@@ -120,8 +142,17 @@ export const DRDrillSpec = Obj(
               default: 'Always',
             }),
           ),
+          ttlSeconds: Optional(
+            Int({
+              description:
+                'How long a DR namespace kept by OnSuccess (after a failure) or Never stays for debugging before it is deleted anyway.',
+              minimum: 60,
+              maximum: 2592000,
+              default: 86400,
+            }),
+          ),
         },
-        { description: 'What happens to the DR namespace after a drill.', default: {} },
+        { description: 'What happens to the DR namespace and database after a drill.', default: {} },
       ),
     ),
     timeoutSeconds: Optional(
@@ -137,14 +168,8 @@ export const DRDrillSpec = Obj(
     ),
   },
   {
-    description: 'Desired state of the disaster-recovery drill.',
-    validations: [
-      {
-        rule: '!has(self.appRef.namespace) || self.drNamespace != self.appRef.namespace',
-        message: "drNamespace must differ from the app's namespace",
-        fieldPath: '.drNamespace',
-      },
-    ],
+    description:
+      "Desired state of the disaster-recovery drill. The drill works in its own namespace: the app and the BackupSchedule are local, and the DR namespace is derived from the drill (status.drNamespace), created and labelled by the operator, and only ever deleted when it carries this drill's label and is recorded in its status.",
   },
 );
 
@@ -153,6 +178,13 @@ export const DRDrillStatus = Obj(
     ...commonStatus,
     lastScheduleTime: Optional(Str({ description: 'When the last drill started.', format: 'date-time' })),
     nextScheduleTime: Optional(Str({ description: 'When the next drill is due.', format: 'date-time' })),
+    drNamespace: Optional(
+      Str({
+        description:
+          'The namespace this drill restores into, derived from its namespace and name ("<namespace>-dr-<hash>"); the operator creates it and deletes only a namespace it created for this drill.',
+        maxLength: 63,
+      }),
+    ),
   },
   { description: 'Observed state of the drill.' },
 );

@@ -87,8 +87,8 @@ export const KINDS = {
     keyColumn: {
       name: 'DR-Namespace',
       type: 'string',
-      jsonPath: '.spec.drNamespace',
-      description: 'Namespace restored into.',
+      jsonPath: '.status.drNamespace',
+      description: 'Namespace restored into (derived from the drill).',
     },
   },
   CertRenewal: {

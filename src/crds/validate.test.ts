@@ -39,7 +39,7 @@ describe('validateSpec', () => {
 
   test('reports missing required fields with their path', () => {
     const { errors } = validateSpec('DRDrill', { appRef: { name: 'a' } });
-    expect(errors.map((e) => e.field).sort()).toEqual(['spec.backupScheduleRef', 'spec.drNamespace']);
+    expect(errors.map((e) => e.field).sort()).toEqual(['spec.backupScheduleRef', 'spec.restore']);
     expect(errors[0]?.message).toBe('is required');
   });
 

@@ -397,12 +397,12 @@ export class KubeClient {
   create<T extends KubeObject>(
     ref: ResourceRef,
     obj: T,
-    o: { dryRun?: boolean; fieldManager?: string } = {},
+    o: { dryRun?: boolean; fieldManager?: string; fieldValidation?: 'Strict' | 'Warn' | 'Ignore' } = {},
   ): Promise<T> {
     return this.request<T>('POST', resourcePath(ref, obj.metadata.namespace), {
       verb: 'create',
       body: obj,
-      query: { dryRun: o.dryRun ? 'All' : undefined, fieldManager: o.fieldManager },
+      query: { dryRun: o.dryRun ? 'All' : undefined, fieldManager: o.fieldManager, fieldValidation: o.fieldValidation },
     });
   }
 

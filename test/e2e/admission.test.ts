@@ -91,27 +91,16 @@ const CASES: [KindName, string, Mutate, RegExp][] = [
   ['BackupSchedule', 'a missing destination', (s) => delete s.destination, /spec\.destination: Required value/],
   [
     'DRDrill',
-    'a system namespace as DR namespace',
-    (s) => (s.drNamespace = 'kube-system'),
-    /spec\.drNamespace.*drNamespace must not be a system namespace/,
+    'integrity queries without a read-only role',
+    (s) => delete s.checks.readOnlySecretRef,
+    /spec\.checks\.readOnlySecretRef.*queries need readOnlySecretRef/,
   ],
-  [
-    'DRDrill',
-    'the app namespace as DR namespace',
-    (s) => ((s.appRef.namespace = 'prod'), (s.drNamespace = 'prod')),
-    /spec\.drNamespace.*drNamespace must differ from the app's namespace/,
-  ],
+  ['DRDrill', 'no restore target', (s) => delete s.restore, /spec\.restore: Required value/],
   [
     'DRDrill',
     'an unknown cleanup policy',
     (s) => (s.cleanup.policy = 'Sometimes'),
     /spec\.cleanup\.policy: Unsupported value: "Sometimes"/,
-  ],
-  [
-    'DRDrill',
-    'an invalid DR namespace name',
-    (s) => (s.drNamespace = 'DR_Namespace'),
-    /spec\.drNamespace: Invalid value: "DR_Namespace"/,
   ],
   ['DRDrill', 'a timeout below a minute', (s) => (s.timeoutSeconds = 5), /spec\.timeoutSeconds: Invalid value: 5/],
   [
@@ -218,6 +207,26 @@ describe('admission rejects bad manifests, naming the field', () => {
     expect(err).toBeInstanceOf(KubeApiError);
     expect(isInvalid(err)).toBe(true);
     expect((err as KubeApiError).status.message).toMatch(expected);
+  });
+
+  test('a DRDrill cannot name another namespace: appRef.namespace and drNamespace are unknown fields (kubectl and Argo CD with strict validation refuse them)', async () => {
+    const sample = samples.get('DRDrill')!;
+    for (const [field, mutate] of [
+      ['spec.appRef.namespace', (s: Parameters<Mutate>[0]) => (s.appRef.namespace = 'prod')],
+      ['spec.drNamespace', (s: Parameters<Mutate>[0]) => (s.drNamespace = 'other-team')],
+    ] as const) {
+      const spec = structuredClone(sample.spec) as Parameters<Mutate>[0];
+      mutate(spec);
+      const obj = { apiVersion: sample.apiVersion, kind: 'DRDrill', metadata: { name: 'bad', namespace: ns }, spec };
+      let err: unknown;
+      try {
+        await client.create(resourceRefOf('DRDrill'), obj, { dryRun: true, fieldValidation: 'Strict' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(KubeApiError);
+      expect((err as KubeApiError).status.message).toContain(`unknown field "${field}"`);
+    }
   });
 
   test('immutable references cannot change', async () => {

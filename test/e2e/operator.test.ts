@@ -63,8 +63,8 @@ describe('operator', () => {
   test('kubectl lists all kinds through the category and explains fields', async () => {
     const { stdout } = await kubectl('explain', 'backupschedule.spec.retention.minKeep');
     expect(stdout).toMatch(/never keep fewer than this many verified-good backups/);
-    const explainDr = await kubectl('explain', 'drdrill.spec.drNamespace');
-    expect(explainDr.stdout).toMatch(/Never the app's own/);
+    const explainDr = await kubectl('explain', 'drdrill.status.drNamespace');
+    expect(explainDr.stdout.replace(/\s+/g, ' ')).toMatch(/deletes only a namespace it created for this drill/);
     const { stdout: resources } = await kubectl('api-resources', '--api-group=ops.smartcloudops.ai', '-o', 'wide');
     for (const k of KINDS_WITH_SAMPLES) expect(resources).toMatch(new RegExp(`${k}\\s.*smartcloudops`));
   });
@@ -185,9 +185,9 @@ describe('operator', () => {
       ],
       [
         'DRDrill',
-        'same-namespace',
-        (s) => (s.drNamespace = ns),
-        /spec\.drNamespace: must differ from the app's namespace/,
+        'bad-zone',
+        (s) => (s.timeZone = 'Europe/Atlantis'),
+        /spec\.timeZone: unknown time zone "Europe\/Atlantis"/,
       ],
       [
         'CertRenewal',

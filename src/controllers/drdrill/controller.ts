@@ -4,20 +4,10 @@ import { checkCron, checkTimeZone, type FieldError } from '../../crds/validate.j
 import { specController, type CustomObject, type KindController } from '../base.js';
 import { notImplemented } from '../status.js';
 
-export function semantic(obj: CustomObject<DRDrillSpec>, spec: DRDrillSpec): FieldError[] {
-  const out: FieldError[] = [
-    ...checkTimeZone('spec.timeZone', spec.timeZone),
-    ...checkCron('spec.schedule', spec.schedule),
-  ];
-  // CEL can compare drNamespace with appRef.namespace but cannot see the object's own namespace, the default.
-  const appNamespace = spec.appRef.namespace ?? obj.metadata.namespace;
-  if (spec.drNamespace === appNamespace) {
-    out.push({
-      field: 'spec.drNamespace',
-      message: `must differ from the app's namespace "${appNamespace}": a drill restores into a namespace of its own`,
-    });
-  }
-  return out;
+// The DR namespace is derived (guards.ts), the app and BackupSchedule are local: nothing in the spec can point a
+// drill at another namespace, so validation is about the schedule.
+export function semantic(_obj: CustomObject<DRDrillSpec>, spec: DRDrillSpec): FieldError[] {
+  return [...checkTimeZone('spec.timeZone', spec.timeZone), ...checkCron('spec.schedule', spec.schedule)];
 }
 
 /** Ready for a valid spec: the capability's own judgement replaces this when it lands. */
