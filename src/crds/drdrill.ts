@@ -7,6 +7,7 @@ import {
   DNS_LABEL_PATTERN,
   Enum,
   Int,
+  Num,
   Obj,
   ObjectName,
   Optional,
@@ -173,11 +174,117 @@ export const DRDrillSpec = Obj(
   },
 );
 
+const Seconds = (description: string) => Optional(Int({ description, minimum: 0, format: 'int64' }));
+const Time = (description: string) => Optional(Str({ description, format: 'date-time' }));
+const Message = (description: string) => Optional(Str({ description, maxLength: 4096 }));
+const Reason = (description: string) => Optional(Str({ description, maxLength: 128 }));
+
+const DrillStep = Obj(
+  {
+    name: Enum(
+      [
+        'TakeBackup',
+        'PrepareNamespace',
+        'DeployApp',
+        'RestoreData',
+        'HealthCheck',
+        'IntegrityCheck',
+        'Cleanup',
+      ] as const,
+      { description: 'The step.' },
+    ),
+    phase: Enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Skipped'] as const, { description: 'Where it is.' }),
+    startedAt: Time('When the step started.'),
+    finishedAt: Time('When it finished.'),
+    durationSeconds: Seconds('How long it took.'),
+    reason: Reason('Why it failed (or was skipped, kept, aborted).'),
+    message: Message('One line about the step.'),
+  },
+  { description: 'One step of a drill run.' },
+);
+
+export const DrillRunSchema = Obj(
+  {
+    id: Str({ description: 'The run: its schedule tick (YYYYMMDDTHHMMSSZ) or manual-<hash>.', maxLength: 64 }),
+    trigger: Enum(['Schedule', 'Manual'] as const, { description: 'What started the run.' }),
+    startedAt: Str({ description: 'When the run started.', format: 'date-time' }),
+    finishedAt: Time('When the run reached its outcome.'),
+    phase: Enum(['Running', 'Succeeded', 'Failed'] as const, { description: 'The outcome so far.' }),
+    reason: Reason("The reason of the outcome (the failing step's)."),
+    message: Message('The outcome in one line.'),
+    drNamespace: Str({ description: 'The namespace restored into.', maxLength: 63 }),
+    drDatabase: Str({ description: 'The database restored into.', maxLength: 63 }),
+    createdNamespace: Optional(Bool({ description: 'This run created the DR namespace (only then is it deleted).' })),
+    createdDatabase: Optional(Bool({ description: 'This run created the DR database (only then is it dropped).' })),
+    backup: Optional(
+      Obj(
+        {
+          key: Str({ description: 'S3 key of the restored backup.', maxLength: 1024 }),
+          completedAt: Str({ description: 'When that backup completed.', format: 'date-time' }),
+          sha256: Optional(Str({ description: 'Its sha256.', maxLength: 64 })),
+          size: Optional(Int({ description: 'Its size in bytes.', minimum: 0, format: 'int64' })),
+        },
+        { description: 'The backup this run restored.' },
+      ),
+    ),
+    recoveryStartedAt: Time('The simulated disaster: when recovery started (the end of TakeBackup).'),
+    healthyAt: Time('When the restored app was healthy.'),
+    steps: Arr(DrillStep, { description: 'The steps in order.', maxItems: 7 }),
+    sourceValues: Optional(
+      Arr(
+        Obj(
+          {
+            name: Str({ description: 'The query.', maxLength: 63 }),
+            value: Optional(Num({ description: 'Its value on production right after the backup.' })),
+            error: Message('Why it has no value.'),
+          },
+          { description: 'A source value.' },
+        ),
+        { description: 'Integrity query values on production, captured right after the backup.', maxItems: 20 },
+      ),
+    ),
+    integrity: Optional(
+      Arr(
+        Obj(
+          {
+            name: Str({ description: 'The query.', maxLength: 63 }),
+            compare: Enum(['Equal', 'AtLeast', 'NonZero'] as const, { description: 'How it was compared.' }),
+            source: Optional(Num({ description: 'Value on production.' })),
+            restored: Optional(Num({ description: 'Value on the restore.' })),
+            passed: Optional(Bool({ description: 'The comparison held.' })),
+            message: Message('Why it did not.'),
+          },
+          { description: 'An integrity result.' },
+        ),
+        { description: 'Integrity results.', maxItems: 20 },
+      ),
+    ),
+    rtoSeconds: Seconds('Measured recovery time: recovery start → app healthy.'),
+    rpoSeconds: Seconds('Measured recovery point: age of the restored backup at recovery start.'),
+    restoreSeconds: Seconds('Duration of RestoreData.'),
+    objectivesMet: Optional(Bool({ description: 'RTO and RPO within spec.targets.' })),
+    cleanedUp: Optional(Bool({ description: 'The DR namespace and database of this run are gone.' })),
+    keepUntil: Time('Kept for debugging until then (cleanup.policy), then cleaned up.'),
+  },
+  { description: 'One drill run: the audit record.' },
+);
+
 export const DRDrillStatus = Obj(
   {
     ...commonStatus,
     lastScheduleTime: Optional(Str({ description: 'When the last drill started.', format: 'date-time' })),
     nextScheduleTime: Optional(Str({ description: 'When the next drill is due.', format: 'date-time' })),
+    currentRun: Optional(DrillRunSchema),
+    runs: Optional(
+      Arr(DrillRunSchema, {
+        description:
+          'Finished runs, newest first, at most spec.historyLimit: the audit record (with the Events and the metrics).',
+        maxItems: 100,
+      }),
+    ),
+    lastRunNowValue: Optional(
+      Str({ description: 'The last ops.smartcloudops.ai/run-now value acted on.', maxLength: 253 }),
+    ),
     drNamespace: Optional(
       Str({
         description:

@@ -43,6 +43,12 @@ export interface IntegrityResult {
   message?: string;
 }
 
+export interface SourceValue {
+  name: string;
+  value?: number;
+  error?: string;
+}
+
 export interface BackupRef {
   key: string;
   completedAt: string;
@@ -69,7 +75,7 @@ export interface DrillRun {
   steps: StepStatus[];
   integrity?: IntegrityResult[];
   /** The integrity queries' values on production, captured right after the backup (kept across restarts). */
-  sourceValues?: Record<string, number | { error: string }>;
+  sourceValues?: SourceValue[];
   rtoSeconds?: number;
   rpoSeconds?: number;
   restoreSeconds?: number;
@@ -198,7 +204,10 @@ export function plan(spec: DRDrillSpec, current: DrillRun, obs: DrillObservation
     }
     // The source side of the integrity queries, as close to the backup as possible; recorded once.
     if (run.phase === 'Running' && queries.length && done('TakeBackup') && !run.sourceValues) {
-      if (obs.integrity.source) run.sourceValues = obs.integrity.source;
+      if (obs.integrity.source)
+        run.sourceValues = Object.entries(obs.integrity.source).map(([name, v]) =>
+          typeof v === 'number' ? { name, value: v } : { name, error: v.error },
+        );
       else actions.push({ type: 'CaptureSourceValues' });
     }
     // PrepareNamespace
@@ -264,7 +273,9 @@ export function plan(spec: DRDrillSpec, current: DrillRun, obs: DrillObservation
         else {
           run.integrity = queries.map((q) => {
             const compare = q.compare ?? 'Equal';
-            const src = run.sourceValues?.[q.name];
+            const sv = run.sourceValues?.find((v) => v.name === q.name);
+            const src: number | { error: string } | undefined =
+              sv?.value !== undefined ? sv.value : sv?.error ? { error: sv.error } : undefined;
             const dst = obs.integrity.restored?.[q.name];
             if (typeof dst !== 'number')
               return { name: q.name, compare, message: dst?.error ?? 'no value', passed: false };
