@@ -21,7 +21,7 @@ import type { AgentContext } from './context.js';
 import { AgentFailure } from './errors.js';
 import { HashCounter, inspectStream } from './inspect.js';
 import { GcPacer } from './memory.js';
-import { parseManifest, type Manifest } from './manifest.js';
+import { databaseDump, parseManifest, type DatabaseDump, type Manifest } from './manifest.js';
 import type { RestoreOptions } from './options.js';
 import { cleanStatements, connect, pgFailure, serverInfo, userObjects } from './pg.js';
 import { describeExit, resolvePgBin, startChild, toolEnv, type Child } from './proc.js';
@@ -44,8 +44,23 @@ export async function loadManifest(s3: S3Client, bucket: string, key: string): P
   }
 }
 
+/** The manifest's dump, or PartNotFound for a backup made without the database part. */
+export function requireDump(m: Manifest, manifestKey: string): DatabaseDump {
+  const d = databaseDump(m);
+  if (!d)
+    throw new AgentFailure(
+      'PartNotFound',
+      `${manifestKey} has no database part (parts: ${(m.parts ?? []).map((p) => p.name).join(', ')})`,
+    );
+  return d;
+}
+
 /** HEAD the dump and compare with the manifest: a cheap, early refusal of a truncated or replaced object. */
-export async function checkStoredSize(s3: S3Client, bucket: string, m: Manifest): Promise<void> {
+export async function checkStoredSize(
+  s3: S3Client,
+  bucket: string,
+  m: Pick<DatabaseDump, 'key' | 'size'>,
+): Promise<void> {
   const size = await headSize(s3, bucket, m.key);
   if (size !== m.size) {
     throw new AgentFailure('SizeMismatch', `s3://${bucket}/${m.key} has ${size} bytes, the manifest says ${m.size}`);
@@ -59,7 +74,8 @@ export async function runRestore(o: RestoreOptions, ctx: AgentContext): Promise<
   const bin = resolvePgBin(o.pgBin);
   const s3 = createS3Client(o.s3);
   try {
-    const m = await loadManifest(s3, o.s3.bucket, o.manifest);
+    const manifest = await loadManifest(s3, o.s3.bucket, o.manifest);
+    const m = requireDump(manifest, o.manifest);
     await checkStoredSize(s3, o.s3.bucket, m);
     const appName = 'smartcloudops-agent-restore';
     const client = await connect(o.db, appName);
@@ -95,13 +111,13 @@ export async function runRestore(o: RestoreOptions, ctx: AgentContext): Promise<
         ? await restorePlain(o, ctx, s3, m, bin('psql'), env, clean, secrets)
         : await restoreCustom(o, ctx, s3, m, bin('pg_restore'), env, database, clean, secrets);
     ctx.log.info({ database, bytes: restoredBytes }, 'restore complete');
-    return { manifest: m, database, cleaned: o.clean, restoredBytes };
+    return { manifest, database, cleaned: o.clean, restoredBytes };
   } finally {
     s3.destroy();
   }
 }
 
-function checkAgainstManifest(m: Manifest, size: number, sha256: string): AgentFailure | undefined {
+function checkAgainstManifest(m: DatabaseDump, size: number, sha256: string): AgentFailure | undefined {
   if (size !== m.size)
     return new AgentFailure('SizeMismatch', `read ${size} bytes of ${m.key}, the manifest says ${m.size}`);
   if (sha256 !== m.sha256) {
@@ -126,7 +142,7 @@ async function restorePlain(
   o: RestoreOptions,
   ctx: AgentContext,
   s3: S3Client,
-  m: Manifest,
+  m: DatabaseDump,
   psql: string,
   env: Record<string, string>,
   clean: string,
@@ -195,7 +211,7 @@ async function restoreCustom(
   o: RestoreOptions,
   ctx: AgentContext,
   s3: S3Client,
-  m: Manifest,
+  m: DatabaseDump,
   pgRestore: string,
   env: Record<string, string>,
   database: string,
