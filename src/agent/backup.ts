@@ -16,7 +16,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { KubeClient } from '../kube/index.js';
 import { CustomArchiveWalker, PlainDumpTail } from './archive.js';
 import { ENCRYPTION_ALGORITHM, EncryptStream, keyId, loadEncryptionKey } from './crypto.js';
-import { checkNamespace, exportObjects } from './kubeexport.js';
+import { checkAccess, exportObjects } from './kubeexport.js';
 import { readBack, uploadStream } from './parts.js';
 import { emptyTarStats, tarDirectory } from './tar.js';
 import type { AgentContext } from './context.js';
@@ -97,7 +97,7 @@ export async function runBackup(o: BackupOptions, ctx: AgentContext): Promise<Ba
       } catch (err) {
         throw new AgentFailure('ConfigExportFailed', `no Kubernetes credentials: ${(err as Error).message}`);
       }
-      await checkNamespace(kube, o.configNamespace!, ctx.signal);
+      await checkAccess(kube, o.configNamespace!, key ? ['ConfigMap', 'Secret'] : ['ConfigMap'], ctx.signal);
     }
     const keys = backupKeys({
       prefix: o.s3.prefix,

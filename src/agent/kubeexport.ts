@@ -67,8 +67,33 @@ export function kubeFailure(err: unknown, what: string): AgentFailure {
   return new AgentFailure('ConfigExportFailed', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
-/** Fails with NamespaceNotFound when the namespace does not exist (a listing there would be empty, not an error). */
-export async function checkNamespace(client: KubeClient, namespace: string, signal?: AbortSignal): Promise<void> {
+/**
+ * Before anything is written: NamespaceNotFound when the namespace does not exist (a listing there would be empty,
+ * not an error), ConfigAccessDenied when the credentials may not list each of `kinds` there (one item asked for).
+ */
+export async function checkAccess(
+  client: KubeClient,
+  namespace: string,
+  kinds: ExportKind[],
+  signal?: AbortSignal,
+): Promise<void> {
+  await checkNamespace(client, namespace, signal);
+  for (const kind of kinds) {
+    const ref = kind === 'ConfigMap' ? Resources.ConfigMap : Resources.Secret;
+    try {
+      await client.request('GET', resourcePath(ref, namespace), {
+        verb: 'list',
+        query: { limit: 1 },
+        discardBody: true,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      throw kubeFailure(err, `listing ${ref.plural} in "${namespace}"`);
+    }
+  }
+}
+
+async function checkNamespace(client: KubeClient, namespace: string, signal?: AbortSignal): Promise<void> {
   try {
     await client.request('GET', resourcePath(Resources.Namespace, undefined, namespace), {
       verb: 'get',
