@@ -87,6 +87,8 @@ export interface RestoreOptions extends Common {
   jobs: number;
   workDir: string;
   maintenanceWorkMem: string;
+  /** Parallel ranged GETs staging a custom archive. */
+  downloadStreams: number;
 }
 export interface VerifyOptions extends Common {
   command: 'verify';
@@ -142,6 +144,7 @@ const FLAGS: Record<string, FlagDef> = {
   jobs: { env: ['RESTORE_JOBS'], commands: ['restore'] },
   'work-dir': { env: ['RESTORE_WORK_DIR'], commands: ['restore'] },
   'maintenance-work-mem': { env: ['RESTORE_MAINTENANCE_WORK_MEM'], commands: ['restore'] },
+  'download-streams': { env: ['RESTORE_DOWNLOAD_STREAMS'], commands: ['restore'] },
 };
 
 export const USAGE = `usage: smartcloudops-agent backup|restore|verify|decrypt [flags]  (see src/agent/options.ts)`;
@@ -293,9 +296,10 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Agen
     command,
     manifest,
     clean: parseBool('clean', get('clean') ?? 'false'),
-    jobs: parseIntIn('jobs', get('jobs') ?? '2', 1, 64),
+    jobs: parseIntIn('jobs', get('jobs') ?? '4', 1, 64),
     workDir: get('work-dir') ?? os.tmpdir(),
     maintenanceWorkMem: memSetting(get('maintenance-work-mem') ?? '256MB'),
+    downloadStreams: parseIntIn('download-streams', get('download-streams') ?? '4', 1, 16),
   };
 }
 

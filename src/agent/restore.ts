@@ -6,7 +6,7 @@
 // killed first (SIGKILL: no COMMIT is ever sent) and the server rolls everything back, clean included.
 //
 // Custom format downloads to a file in --work-dir (an emptyDir in the Job) first, because `pg_restore -j N` needs a
-// seekable archive; the size, sha256 and archive structure are checked before the database is touched at all, so a
+// seekable archive — in parallel ranged GETs (--download-streams, download.ts) hashed and walked in order behind them; the size, sha256 and archive structure are checked before the database is touched at all, so a
 // bad object never reaches it. With --jobs 1 the restore runs as one transaction (--single-transaction); with
 // --jobs > 1 pg_restore uses N connections and cannot be atomic: a failure half-way leaves a partial restore,
 // reported as RestoreFailed (restore again with --clean). The file is deleted afterwards whatever happened.
@@ -19,7 +19,8 @@ import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AgentContext } from './context.js';
 import { AgentFailure } from './errors.js';
-import { HashCounter, inspectStream } from './inspect.js';
+import { DEFAULT_RANGED, downloadRanged } from './download.js';
+import { HashCounter } from './inspect.js';
 import { GcPacer } from './memory.js';
 import { databaseDump, parseManifest, type DatabaseDump, type Manifest } from './manifest.js';
 import type { RestoreOptions } from './options.js';
@@ -220,10 +221,16 @@ async function restoreCustom(
 ): Promise<number> {
   const file = join(o.workDir, `smartcloudops-restore-${randomBytes(6).toString('hex')}.dump`);
   try {
-    const got = await inspectStream(await getStream(s3, o.s3.bucket, m.key, ctx.signal), 'custom', file);
+    const t0 = performance.now();
+    // The size was checked by HEAD against the manifest: fetch that many bytes in parallel ranges (download.ts).
+    const got = await downloadRanged(s3, o.s3.bucket, m.key, m.size, file, ctx.signal, {
+      ...DEFAULT_RANGED,
+      streams: o.downloadStreams,
+    });
     const bad = checkAgainstManifest(m, got.size, got.sha256);
     if (bad) throw bad;
-    ctx.log.info({ file, check: got.summary }, 'archive downloaded and verified');
+    const downloadMs = Math.round(performance.now() - t0);
+    ctx.log.info({ file, check: got.summary, downloadMs }, 'archive downloaded and verified');
     if (clean) {
       const c = await connect(o.db, 'smartcloudops-agent-restore');
       try {
@@ -245,10 +252,12 @@ async function restoreCustom(
     if (child.proc.pid !== undefined) ctx.onChild?.('pg_restore', child.proc.pid);
     const onAbort = () => child.kill('SIGKILL');
     ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const t1 = performance.now();
     try {
       const exit = await child.exited;
       if (ctx.signal.aborted) throw new AgentFailure('Terminated', 'the agent was told to stop');
       if (exit.code !== 0 || exit.signal) throw toolFailure('pg_restore', child, exit, secrets);
+      ctx.log.info({ jobs: o.jobs, pgRestoreMs: Math.round(performance.now() - t1) }, 'pg_restore done');
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
