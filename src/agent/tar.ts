@@ -175,6 +175,7 @@ async function* fileEntry(path: string, name: string, st: Stats, stats: TarStats
     const size = st.size;
     yield* entryHeaders(name, st, '0', size);
     let left = size;
+    let shrunk = false;
     while (left > 0) {
       // A new buffer per read: the chunk travels on through gzip and the hash while the next read runs.
       const b = Buffer.allocUnsafe(Math.min(READ_SIZE, left));
@@ -186,7 +187,7 @@ async function* fileEntry(path: string, name: string, st: Stats, stats: TarStats
       }
       if (n === 0) {
         // Shrunk while read: keep the archive well-formed with zeros where the data was.
-        stats.changed++;
+        shrunk = true;
         b.fill(0);
         n = b.length;
       }
@@ -194,7 +195,7 @@ async function* fileEntry(path: string, name: string, st: Stats, stats: TarStats
       stats.bytes += n;
       yield n === b.length ? b : b.subarray(0, n);
     }
-    if ((await fh.stat()).size !== size) stats.changed++;
+    if (shrunk || (await fh.stat()).size !== size) stats.changed++;
     const p = pad(size);
     if (p) yield p;
   } finally {
