@@ -1,7 +1,7 @@
 // Benchmark: the backup agent against the runbook's shell pipeline, same PostgreSQL and S3 server, one run.
 //
 //   npm run bench:backup                      a 1 GiB database (the issue's size)
-//   npm run bench:backup -- --size-mib=200    a smaller one; --jobs=N for pg_restore -j (default 2); --keep keeps
+//   npm run bench:backup -- --size-mib=200    a smaller one; --jobs=N for pg_restore -j (default 4, the agent's); --keep keeps
 //                                             the generated source database for the next run
 //
 // Source: four tables (ids, timestamps, numbers, text, jsonb; btree indexes) filling pg_database_size to the size asked
@@ -11,9 +11,9 @@
 //            for --format plain and custom, streaming to S3 with the size read back (--verify=size).
 //   restore  baseline: `gunzip -c file | psql -v ON_ERROR_STOP=1` from the local file (it does not pay for the
 //            download); agent: `restore` of the plain dump (S3 → gunzip → psql, one transaction) and of the custom
-//            dump (download to a temp file, verify, pg_restore -j N), each into a fresh database.
-// Printed: wall times, ratios to the baseline, object sizes, and the agent's peak RSS (its own getrusage maxrss, from
-// the result line; pg_dump/psql/pg_restore are separate processes in both variants). Nothing is asserted.
+//            dump (parallel ranged download to a temp file, verify, pg_restore -j N), each into a fresh database.
+// Printed: wall times, ratios to the baseline, object sizes, and the agent's peak RSS (its own VmHWM, from the result
+// line — not getrusage's maxrss, which starts at this script's own RSS when it spawns the agent; pg_dump/psql/pg_restore are separate processes in both variants). Nothing is asserted.
 import { spawn, execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, statSync, readdirSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -29,7 +29,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const SIZE_MIB = Number(arg('size-mib') ?? 1024);
-const JOBS = Number(arg('jobs') ?? 2);
+const JOBS = Number(arg('jobs') ?? 4);
 const KEEP = process.argv.includes('--keep');
 const SOURCE = 'bench_backup_src';
 const PREFIX = `bench-backup/${Date.now().toString(36)}`;

@@ -1,5 +1,6 @@
-// backup: pg_dump → (gzip) → sha256 → S3 multipart upload (upload.ts), one stream with no temporary file, then
-// read-back checks, then the manifest. Pipefail semantics: the upload cannot complete before pg_dump's exit status
+// backup: pg_dump → (gzip) → sha256 → S3 multipart upload (upload.ts), one stream with no temporary file, then the
+// other parts asked for (ConfigMaps, encrypted Secrets, data dirs: parts.ts), then read-back checks of every part,
+// then the manifest. Pipefail semantics: the upload cannot complete before pg_dump's exit status
 // and the dump's completeness are known — the stage right after pg_dump holds the end of the stream until then, and
 // a failure there errors the stream, which makes the uploader abort the multipart upload instead of completing it.
 // Any stage failing (pg_dump, gzip, the upload, the read-back) tears down every other stage, kills pg_dump, and ends
@@ -7,28 +8,31 @@
 //
 // Memory is bounded by the stream buffers plus the uploader's part buffers (partSize × (queueSize + 1)), whatever
 // the size of the database; memory.ts keeps dead stream chunks from piling up between garbage collections.
+import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { KubeClient } from '../kube/index.js';
 import { CustomArchiveWalker, PlainDumpTail } from './archive.js';
+import { ENCRYPTION_ALGORITHM, EncryptStream, keyId, loadEncryptionKey } from './crypto.js';
+import { checkAccess, exportObjects } from './kubeexport.js';
+import { readBack, uploadStream } from './parts.js';
+import { emptyTarStats, tarDirectory } from './tar.js';
 import type { AgentContext } from './context.js';
 import { AgentFailure } from './errors.js';
-import {
-  checkBucket,
-  createS3Client,
-  deleteQuietly,
-  encryptionParams,
-  getStream,
-  headSize,
-  putText,
-  s3Failure,
-} from './s3.js';
+import { checkBucket, createS3Client, deleteQuietly, encryptionParams, getStream, putText, s3Failure } from './s3.js';
 import { PooledUpload } from './upload.js';
 import { HashCounter, inspectStream } from './inspect.js';
 import { GcPacer } from './memory.js';
-import { backupKeys } from './layout.js';
-import { MANIFEST_API_VERSION, MANIFEST_KIND, serializeManifest, type Manifest } from './manifest.js';
+import { backupKeys, partKey } from './layout.js';
+import {
+  MANIFEST_API_VERSION,
+  MANIFEST_KIND,
+  serializeManifest,
+  type Manifest,
+  type ManifestPart,
+} from './manifest.js';
 import type { BackupOptions } from './options.js';
 import { connect, pgFailure, serverInfo, type ServerInfo } from './pg.js';
 import { describeExit, resolvePgBin, runToCompletion, SpawnError, startChild, toolEnv, type Child } from './proc.js';
@@ -57,23 +61,44 @@ export async function pgToolVersion(path: string, ctx: AgentContext): Promise<Pg
 export async function runBackup(o: BackupOptions, ctx: AgentContext): Promise<BackupResult> {
   const startedAt = ctx.now();
   const secrets = [o.db.password, o.s3.credentials?.secretAccessKey, o.s3.credentials?.sessionToken];
+  const withDb = o.parts.includes('database');
   const bin = resolvePgBin(o.pgBin);
-  const pgDump = await pgToolVersion(bin('pg_dump'), ctx);
+  // Everything that can be refused is refused before anything is written: tools, key, paths, bucket, server, API.
+  const pgDump = withDb ? await pgToolVersion(bin('pg_dump'), ctx) : undefined;
+  const key = o.secrets === 'encrypted' && o.encryptionKeyFile ? loadEncryptionKey(o.encryptionKeyFile) : undefined;
+  for (const d of o.dataDirs) await checkDataDir(d.path);
   const s3 = createS3Client(o.s3);
+  let kube: KubeClient | undefined;
   try {
     await checkBucket(s3, o.s3.bucket);
     const appName = `smartcloudops-agent-${o.runId}`;
-    const client = await connect(o.db, appName);
-    let server: ServerInfo;
-    try {
-      server = await serverInfo(client).catch((err: unknown) => {
-        throw pgFailure(err, o.db, 'reading the server version');
-      });
-    } finally {
-      await client.end().catch(() => undefined);
+    let server: ServerInfo | undefined;
+    if (withDb) {
+      const client = await connect(o.db, appName);
+      try {
+        server = await serverInfo(client).catch((err: unknown) => {
+          throw pgFailure(err, o.db, 'reading the server version');
+        });
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      const compat = checkDumpCompatibility(server.version, pgDump!);
+      if (!compat.ok) throw new AgentFailure(compat.reason, compat.message);
     }
-    const compat = checkDumpCompatibility(server.version, pgDump);
-    if (!compat.ok) throw new AgentFailure(compat.reason, compat.message);
+    if (o.parts.includes('config')) {
+      try {
+        kube = await KubeClient.create({
+          userAgent: `smartcloudops-agent/${ctx.agentVersion}`,
+          env: ctx.env,
+          ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+          timeoutMs: 30_000,
+          log: ctx.log,
+        });
+      } catch (err) {
+        throw new AgentFailure('ConfigExportFailed', `no Kubernetes credentials: ${(err as Error).message}`);
+      }
+      await checkAccess(kube, o.configNamespace!, key ? ['ConfigMap', 'Secret'] : ['ConfigMap'], ctx.signal);
+    }
     const keys = backupKeys({
       prefix: o.s3.prefix,
       schedule: o.schedule,
@@ -82,29 +107,124 @@ export async function runBackup(o: BackupOptions, ctx: AgentContext): Promise<Ba
       format: o.format,
     });
     ctx.log.info(
-      { bucket: o.s3.bucket, key: keys.dump, format: o.format, server: server.versionText, pgDump: pgDump.text },
+      {
+        bucket: o.s3.bucket,
+        manifest: keys.manifest,
+        parts: o.parts,
+        ...(withDb ? { key: keys.dump, format: o.format, server: server!.versionText, pgDump: pgDump!.text } : {}),
+      },
       'backup starting',
     );
 
-    const { size, sha256 } = await dumpAndUpload(o, ctx, s3, bin('pg_dump'), keys.dump, appName, secrets);
+    const parts: ManifestPart[] = [];
     try {
-      const stored = await headSize(s3, o.s3.bucket, keys.dump);
-      if (stored !== size) {
-        throw new AgentFailure(
-          'SizeMismatch',
-          `S3 reports ${stored} bytes for ${keys.dump}, the agent streamed ${size}`,
+      if (withDb) {
+        const { size, sha256 } = await dumpAndUpload(o, ctx, s3, bin('pg_dump'), keys.dump, appName, secrets);
+        parts.push({
+          name: 'database',
+          kind: 'database',
+          key: keys.dump,
+          size,
+          sha256,
+          contentType: o.format === 'plain' ? 'application/gzip' : 'application/octet-stream',
+          encoding: o.format === 'plain' ? 'gzip' : 'pg_dump',
+        });
+      }
+      if (kube) {
+        const ns = o.configNamespace!;
+        const cm = { items: 0, skipped: 0 };
+        const k = partKey(keys.manifest, 'configmaps');
+        const got = await uploadStream(
+          s3,
+          o.s3,
+          k,
+          'application/gzip',
+          exportObjects(kube, 'ConfigMap', ns, cm, ctx.signal),
+          [createGzip({ level: o.compressLevel })],
+          ctx.signal,
         );
-      }
-      if (o.verify === 'full') {
-        const back = await inspectStream(await getStream(s3, o.s3.bucket, keys.dump, ctx.signal), o.format);
-        if (back.size !== size) {
-          throw new AgentFailure('SizeMismatch', `read back ${back.size} bytes of ${keys.dump}, streamed ${size}`);
+        parts.push({
+          name: 'configmaps',
+          kind: 'configmaps',
+          key: k,
+          ...got,
+          contentType: 'application/gzip',
+          encoding: 'gzip',
+          source: ns,
+          items: cm.items,
+        });
+        ctx.log.info({ key: k, namespace: ns, configMaps: cm.items, skipped: cm.skipped }, 'configmaps exported');
+        if (key) {
+          const st = { items: 0, skipped: 0 };
+          const sk = partKey(keys.manifest, 'secrets');
+          const sgot = await uploadStream(
+            s3,
+            o.s3,
+            sk,
+            'application/octet-stream',
+            exportObjects(kube, 'Secret', ns, st, ctx.signal),
+            [createGzip({ level: o.compressLevel }), new EncryptStream(key)],
+            ctx.signal,
+          );
+          parts.push({
+            name: 'secrets',
+            kind: 'secrets',
+            key: sk,
+            ...sgot,
+            contentType: 'application/octet-stream',
+            encoding: 'gzip+aes-256-gcm',
+            source: ns,
+            items: st.items,
+            encryption: { algorithm: ENCRYPTION_ALGORITHM, keyId: keyId(key) },
+          });
+          ctx.log.info(
+            { key: sk, namespace: ns, secrets: st.items, skipped: st.skipped },
+            'secrets exported, encrypted',
+          );
         }
-        if (back.sha256 !== sha256) {
-          throw new AgentFailure('ChecksumMismatch', `read-back sha256 ${back.sha256} differs from ${sha256}`);
-        }
-        ctx.log.info({ key: keys.dump, check: back.summary }, 'read back and re-hashed');
       }
+      for (const d of o.dataDirs) {
+        const stats = emptyTarStats();
+        const dk = partKey(keys.manifest, `data/${d.name}`);
+        const got = await uploadStream(
+          s3,
+          o.s3,
+          dk,
+          'application/gzip',
+          tarDirectory(d.path, stats),
+          [createGzip({ level: o.compressLevel, chunkSize: 256 * 1024 })],
+          ctx.signal,
+        );
+        parts.push({
+          name: `data/${d.name}`,
+          kind: 'data',
+          key: dk,
+          ...got,
+          contentType: 'application/gzip',
+          encoding: 'tar+gzip',
+          source: d.path,
+          items: stats.files,
+        });
+        ctx.log.info({ key: dk, path: d.path, ...stats }, 'data directory archived');
+      }
+      for (const part of parts) {
+        await readBack(s3, o.s3.bucket, part, o.verify === 'full' && part.kind !== 'database', ctx.signal);
+        if (o.verify === 'full' && part.kind === 'database') {
+          // The dump is also checked for its format (completion marker / every data block) on the way back.
+          const back = await inspectStream(await getStream(s3, o.s3.bucket, part.key, ctx.signal), o.format);
+          if (back.size !== part.size) {
+            throw new AgentFailure(
+              'SizeMismatch',
+              `read back ${back.size} bytes of ${part.key}, streamed ${part.size}`,
+            );
+          }
+          if (back.sha256 !== part.sha256) {
+            throw new AgentFailure('ChecksumMismatch', `read-back sha256 ${back.sha256} differs from ${part.sha256}`);
+          }
+          ctx.log.info({ key: part.key, check: back.summary }, 'read back and re-hashed');
+        }
+      }
+      const db = parts.find((p) => p.kind === 'database');
       const completedAt = ctx.now();
       const manifest: Manifest = {
         apiVersion: MANIFEST_API_VERSION,
@@ -112,32 +232,54 @@ export async function runBackup(o: BackupOptions, ctx: AgentContext): Promise<Ba
         schedule: o.schedule,
         runId: o.runId,
         bucket: o.s3.bucket,
-        key: keys.dump,
-        format: o.format,
-        compression: o.format === 'plain' ? 'gzip' : 'pg_dump',
-        size,
-        sha256,
-        database: { name: server.database, serverVersion: server.versionText, serverVersionNum: server.version.num },
-        pgDumpVersion: pgDump.text,
+        ...(db
+          ? {
+              key: db.key,
+              format: o.format,
+              compression: o.format === 'plain' ? ('gzip' as const) : ('pg_dump' as const),
+              size: db.size,
+              sha256: db.sha256,
+              database: {
+                name: server!.database,
+                serverVersion: server!.versionText,
+                serverVersionNum: server!.version.num,
+              },
+              pgDumpVersion: pgDump!.text,
+            }
+          : {}),
         startedAt: startedAt.toISOString(),
         completedAt: completedAt.toISOString(),
         durationSeconds: (completedAt.getTime() - startedAt.getTime()) / 1000,
         agentVersion: ctx.agentVersion,
         verification: o.verify,
         ...(o.s3.sse ? { serverSideEncryption: o.s3.sse } : {}),
+        parts,
       };
       if (ctx.signal.aborted) throw new AgentFailure('Terminated', 'terminated before the manifest was written');
       await putText(s3, o.s3, keys.manifest, serializeManifest(manifest));
-      ctx.log.info({ manifest: keys.manifest, size, sha256 }, 'backup complete');
+      ctx.log.info({ manifest: keys.manifest, parts: parts.map((p) => [p.name, p.size]) }, 'backup complete');
       return { manifestKey: keys.manifest, manifest };
     } catch (err) {
-      // The dump object without a manifest is not a backup; remove it so nothing mistakes it for one.
-      const removed = await deleteQuietly(s3, o.s3.bucket, keys.dump);
-      ctx.log.warn({ key: keys.dump, removed }, 'removing the unverified dump object');
+      // Objects without a manifest are not a backup; remove them so nothing mistakes them for one.
+      for (const part of parts) {
+        const removed = await deleteQuietly(s3, o.s3.bucket, part.key);
+        ctx.log.warn({ key: part.key, removed }, 'removing an unverified part');
+      }
       throw err;
     }
   } finally {
+    kube?.close();
     s3.destroy();
+  }
+}
+
+async function checkDataDir(path: string): Promise<void> {
+  try {
+    const st = await stat(path);
+    if (!st.isDirectory()) throw new AgentFailure('DataDirUnreadable', `--data-dir ${path} is not a directory`);
+  } catch (err) {
+    if (err instanceof AgentFailure) throw err;
+    throw new AgentFailure('DataDirUnreadable', `--data-dir ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
 }
 

@@ -15,6 +15,13 @@
 //   8  TargetNotEmpty      restore into a database that has objects, without --clean
 //   9  Restore             RestoreFailed (psql / pg_restore failed or was killed)
 //  10  Terminated          the agent got SIGTERM/SIGINT (e.g. the Job's activeDeadlineSeconds)
+//  11  Config              ConfigExportFailed (listing ConfigMaps/Secrets failed), ConfigAccessDenied (the service
+//                          account may not list them), NamespaceNotFound
+//  12  Data                DataDirUnreadable (a --data-dir path is missing or cannot be read)
+//
+// Also: EncryptionKeyInvalid (class InvalidArguments: the key file is not 32 bytes, 64 hex or base64 of 32 bytes),
+// DecryptionFailed (class Verification: wrong key, or the encrypted object was altered or cut), PartNotFound
+// (class InvalidArguments: the manifest has no such part).
 
 export const EXIT_CODES = {
   Internal: 1,
@@ -27,6 +34,8 @@ export const EXIT_CODES = {
   TargetNotEmpty: 8,
   Restore: 9,
   Terminated: 10,
+  Config: 11,
+  Data: 12,
 } as const;
 
 export type FailureClass = keyof typeof EXIT_CODES;
@@ -34,6 +43,8 @@ export type FailureClass = keyof typeof EXIT_CODES;
 const REASON_CLASS = {
   InternalError: 'Internal',
   InvalidArguments: 'InvalidArguments',
+  EncryptionKeyInvalid: 'InvalidArguments',
+  PartNotFound: 'InvalidArguments',
   DatabaseAuthFailed: 'Database',
   DatabaseUnreachable: 'Database',
   DatabaseNotFound: 'Database',
@@ -56,9 +67,14 @@ const REASON_CLASS = {
   ChecksumMismatch: 'Verification',
   ArchiveInvalid: 'Verification',
   ManifestInvalid: 'Verification',
+  DecryptionFailed: 'Verification',
   TargetNotEmpty: 'TargetNotEmpty',
   RestoreFailed: 'Restore',
   Terminated: 'Terminated',
+  ConfigExportFailed: 'Config',
+  ConfigAccessDenied: 'Config',
+  NamespaceNotFound: 'Config',
+  DataDirUnreadable: 'Data',
 } as const satisfies Record<string, FailureClass>;
 
 export type FailureReason = keyof typeof REASON_CLASS;

@@ -6,6 +6,7 @@ import {
   normalizePrefix,
   parseBackupKey,
   parseTimestamp,
+  partKey,
   scheduleFolder,
 } from './layout.js';
 
@@ -74,5 +75,22 @@ describe('key layout', () => {
     expect(formatTimestamp(at)).toBe('20261129T020007Z');
     expect(parseTimestamp('20261129T020007Z')).toEqual(new Date('2026-11-29T02:00:07Z'));
     expect(parseTimestamp('2026-11-29')).toBeUndefined();
+  });
+});
+
+describe('part keys', () => {
+  const m = 'prod/nightly/20261129T020007Z-abc123.manifest.json';
+  test.each([
+    ['configmaps', 'prod/nightly/20261129T020007Z-abc123.configmaps.yaml.gz'],
+    ['secrets', 'prod/nightly/20261129T020007Z-abc123.secrets.yaml.gz.enc'],
+    ['data/uploads', 'prod/nightly/20261129T020007Z-abc123.data-uploads.tar.gz'],
+  ])('%s sits next to the manifest and parses back', (part, key) => {
+    expect(partKey(m, part)).toBe(key);
+    expect(parseBackupKey(key)).toMatchObject({ kind: 'part', part, schedule: 'nightly', runId: 'abc123' });
+  });
+  test('bad part names and non-manifest keys are refused', () => {
+    expect(() => partKey(m, 'data/Bad')).toThrow(/not a part name/);
+    expect(() => partKey(m, 'logs')).toThrow(/not a part name/);
+    expect(() => partKey('x.sql.gz', 'secrets')).toThrow(/not a manifest key/);
   });
 });

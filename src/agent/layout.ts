@@ -2,6 +2,9 @@
 //
 //   <prefix>/<schedule>/<YYYYMMDDTHHMMSSZ>-<runId>.sql.gz          plain format (pg_dump -Fp, gzip)
 //   <prefix>/<schedule>/<YYYYMMDDTHHMMSSZ>-<runId>.dump            custom format (pg_dump -Fc)
+//   <prefix>/<schedule>/<YYYYMMDDTHHMMSSZ>-<runId>.configmaps.yaml.gz       part configmaps (--parts config)
+//   <prefix>/<schedule>/<YYYYMMDDTHHMMSSZ>-<runId>.secrets.yaml.gz.enc      part secrets (--secrets encrypted)
+//   <prefix>/<schedule>/<YYYYMMDDTHHMMSSZ>-<runId>.data-<name>.tar.gz       part data/<name> (--data-dir name=path)
 //   <prefix>/<schedule>/<YYYYMMDDTHHMMSSZ>-<runId>.manifest.json   written last, only after every check passed
 //
 // The timestamp is the run's start in UTC, so keys under one schedule sort by time. The schedule segment keeps each
@@ -76,8 +79,25 @@ export interface ParsedKey {
   schedule: string;
   startedAt: Date;
   runId: string;
-  kind: 'dump' | 'manifest';
+  kind: 'dump' | 'manifest' | 'part';
   format?: DumpFormat;
+  /** For kind part: configmaps, secrets or data/<name>. */
+  part?: string;
+}
+
+export const DATA_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const PART_SUFFIX =
+  /\.(configmaps\.yaml\.gz|secrets\.yaml\.gz\.enc|data-([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.tar\.gz)$/;
+
+/** The key of a part of the run whose manifest is `manifestKey`: configmaps, secrets or data/<name>. */
+export function partKey(manifestKey: string, part: string): string {
+  if (!manifestKey.endsWith(MANIFEST_SUFFIX)) throw new Error(`"${manifestKey}" is not a manifest key`);
+  const base = manifestKey.slice(0, -MANIFEST_SUFFIX.length);
+  if (part === 'configmaps') return `${base}.configmaps.yaml.gz`;
+  if (part === 'secrets') return `${base}.secrets.yaml.gz.enc`;
+  const name = part.startsWith('data/') ? part.slice(5) : '';
+  if (!DATA_NAME.test(name)) throw new Error(`"${part}" is not a part name (configmaps, secrets, data/<name>)`);
+  return `${base}.data-${name}.tar.gz`;
 }
 
 /** The inverse of backupKeys, for listings: undefined for any key this layout did not produce. */
@@ -90,8 +110,14 @@ export function parseBackupKey(key: string): ParsedKey | undefined {
   const file = key.slice(slash + 1);
   let kind: ParsedKey['kind'];
   let format: DumpFormat | undefined;
+  let part: string | undefined;
   let stem: string;
-  if (file.endsWith(MANIFEST_SUFFIX)) {
+  const pm = PART_SUFFIX.exec(file);
+  if (pm) {
+    kind = 'part';
+    part = pm[2] ? `data/${pm[2]}` : pm[1]!.split('.')[0]!;
+    stem = file.slice(0, pm.index);
+  } else if (file.endsWith(MANIFEST_SUFFIX)) {
     kind = 'manifest';
     stem = file.slice(0, -MANIFEST_SUFFIX.length);
   } else {
@@ -106,7 +132,7 @@ export function parseBackupKey(key: string): ParsedKey | undefined {
   const startedAt = parseTimestamp(stem.slice(0, dash));
   const runId = stem.slice(dash + 1);
   if (!startedAt || !RUN_ID.test(runId)) return undefined;
-  return { folder, schedule, startedAt, runId, kind, ...(format ? { format } : {}) };
+  return { folder, schedule, startedAt, runId, kind, ...(format ? { format } : {}), ...(part ? { part } : {}) };
 }
 
 export function manifestKeyOf(dumpKey: string): string {

@@ -127,3 +127,90 @@ describe('exit codes', () => {
     for (const r of FAILURE_REASONS) expect(exitCodeOf(r)).toBeGreaterThan(0);
   });
 });
+
+describe('backup parts', () => {
+  test('database by default; config + encrypted secrets + repeatable data dirs from flags', () => {
+    expect(parseArgs(['backup'], s3env)).toMatchObject({ parts: ['database'], secrets: 'exclude', dataDirs: [] });
+    const o = parseArgs(
+      [
+        'backup',
+        '--parts=database,config,data',
+        '--config-namespace=shop',
+        '--secrets',
+        'Encrypted',
+        '--encryption-key-file=/keys/k',
+        '--data-dir=uploads=/data/uploads',
+        '--data-dir',
+        'models=/data/models',
+      ],
+      s3env,
+    );
+    expect(o).toMatchObject({
+      parts: ['database', 'config', 'data'],
+      configNamespace: 'shop',
+      secrets: 'encrypted',
+      encryptionKeyFile: '/keys/k',
+      dataDirs: [
+        { name: 'uploads', path: '/data/uploads' },
+        { name: 'models', path: '/data/models' },
+      ],
+    });
+  });
+
+  test('the same from the environment (BACKUP_DATA_DIRS comma-separated)', () => {
+    const o = parseArgs(['backup'], {
+      ...s3env,
+      BACKUP_PARTS: 'config,data',
+      BACKUP_CONFIG_NAMESPACE: 'shop',
+      BACKUP_DATA_DIRS: 'a=/x,b=/y',
+      KUBECONFIG: '/k/config',
+    });
+    expect(o).toMatchObject({
+      parts: ['config', 'data'],
+      kubeconfig: '/k/config',
+      dataDirs: [
+        { name: 'a', path: '/x' },
+        { name: 'b', path: '/y' },
+      ],
+    });
+  });
+
+  test.each([
+    [['--parts=database,logs'], /--parts takes database, config and data/],
+    [['--parts=config'], /--parts config needs --config-namespace/],
+    [['--parts=config', '--config-namespace=Bad_NS'], /is not a namespace name/],
+    [['--parts=config', '--config-namespace=a', '--secrets=encrypted'], /needs --encryption-key-file/],
+    [['--parts=config', '--config-namespace=a', '--secrets=plain'], /exclude or encrypted/],
+    [['--secrets=encrypted', '--encryption-key-file=/k'], /--secrets encrypted needs --parts config/],
+    [['--config-namespace=a'], /--config-namespace needs --parts config/],
+    [['--parts=data'], /needs at least one --data-dir/],
+    [['--data-dir=a=/x'], /--data-dir needs --parts data/],
+    [['--parts=data', '--data-dir=a=relative'], /name=\/absolute\/path/],
+    [['--parts=data', '--data-dir=Up=/x'], /lowercase DNS label/],
+    [['--parts=data', '--data-dir=a=/x', '--data-dir=a=/y'], /given twice/],
+  ])('refused: %j', (args, message) => {
+    const f = failure(() => parseArgs(['backup', ...args], s3env));
+    expect(f.reason).toBe('InvalidArguments');
+    expect(f.message).toMatch(message);
+  });
+
+  test('decrypt: --out required, a key for secrets, part names checked; --secret-key style flags still refused', () => {
+    expect(parseArgs(['decrypt', '--manifest=m', '--out=/tmp/x', '--encryption-key-file=/k'], s3env)).toMatchObject({
+      command: 'decrypt',
+      part: 'secrets',
+      out: '/tmp/x',
+      encryptionKeyFile: '/k',
+    });
+    expect(parseArgs(['decrypt', '--manifest=m', '--part=data/up', '--out=/o'], s3env)).toMatchObject({
+      part: 'data/up',
+    });
+    expect(failure(() => parseArgs(['decrypt', '--manifest=m', '--out=/o'], s3env)).message).toMatch(
+      /needs --encryption-key-file/,
+    );
+    expect(failure(() => parseArgs(['decrypt', '--manifest=m'], s3env)).message).toMatch(/--out/);
+    expect(failure(() => parseArgs(['decrypt', '--manifest=m', '--part=db', '--out=/o'], s3env)).message).toMatch(
+      /--part must be/,
+    );
+    expect(failure(() => parseArgs(['backup', '--secret-key=x'], s3env)).message).toMatch(/refused/);
+  });
+});

@@ -5,6 +5,13 @@
 //   smartcloudops-agent backup  --bucket B [--prefix P] --schedule S [--run-id R] [--format plain|custom] ...
 //   smartcloudops-agent restore --bucket B --manifest KEY [--clean] [--jobs N] [--work-dir DIR] ...
 //   smartcloudops-agent verify  --bucket B --manifest KEY
+//   smartcloudops-agent decrypt --bucket B --manifest KEY [--part secrets] --out FILE [--encryption-key-file F]
+//
+// Parts of a backup (--parts database,config,data; default database): `config` exports the ConfigMaps of
+// --config-namespace (src/kube: the pod's service account in-cluster, or --kubeconfig / KUBECONFIG), and its Secrets
+// too with --secrets encrypted (AES-256-GCM with the 32-byte key in --encryption-key-file, a mounted Secret; the
+// default --secrets exclude leaves them out); `data` archives each --data-dir name=path (repeatable; env
+// BACKUP_DATA_DIRS=name=path,name=path) as tar.gz.
 //
 // Database: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD or PGPASSWORD_FILE (a file holding the password, e.g. a
 // mounted Secret), or DATABASE_URL (postgres://user:password@host:port/db?sslmode=…); other PG* variables (PGSSLMODE,
@@ -17,7 +24,12 @@ import os from 'node:os';
 import { AgentFailure } from './errors.js';
 import { checkRunId, checkScheduleName, normalizePrefix, type DumpFormat } from './layout.js';
 
-export type Command = 'backup' | 'restore' | 'verify';
+export type Command = 'backup' | 'restore' | 'verify' | 'decrypt';
+export type BackupPart = 'database' | 'config' | 'data';
+export interface DataDir {
+  name: string;
+  path: string;
+}
 export type Sse = 'AES256' | 'aws:kms';
 
 export interface S3Options {
@@ -59,6 +71,14 @@ export interface BackupOptions extends Common {
   compressLevel: number;
   verify: 'size' | 'full';
   lockWaitTimeoutSeconds?: number;
+  parts: BackupPart[];
+  /** With the config part: the namespace whose ConfigMaps (and Secrets) are exported. */
+  configNamespace?: string;
+  /** Kubeconfig path(s) for the config part; in-cluster (or KUBECONFIG from env) when unset. */
+  kubeconfig?: string;
+  secrets: 'exclude' | 'encrypted';
+  encryptionKeyFile?: string;
+  dataDirs: DataDir[];
 }
 export interface RestoreOptions extends Common {
   command: 'restore';
@@ -67,17 +87,29 @@ export interface RestoreOptions extends Common {
   jobs: number;
   workDir: string;
   maintenanceWorkMem: string;
+  /** Parallel ranged GETs staging a custom archive. */
+  downloadStreams: number;
 }
 export interface VerifyOptions extends Common {
   command: 'verify';
   manifest: string;
 }
-export type AgentOptions = BackupOptions | RestoreOptions | VerifyOptions;
+export interface DecryptOptions extends Common {
+  command: 'decrypt';
+  manifest: string;
+  /** configmaps, secrets or data/<name>. */
+  part: string;
+  out: string;
+  encryptionKeyFile?: string;
+}
+export type AgentOptions = BackupOptions | RestoreOptions | VerifyOptions | DecryptOptions;
 
 interface FlagDef {
   env?: string[];
   boolean?: boolean;
   commands?: Command[];
+  /** May be given several times; the environment variable holds a comma-separated list. */
+  repeatable?: boolean;
 }
 
 const FLAGS: Record<string, FlagDef> = {
@@ -99,14 +131,23 @@ const FLAGS: Record<string, FlagDef> = {
   'compress-level': { env: ['BACKUP_COMPRESS_LEVEL'], commands: ['backup'] },
   verify: { env: ['BACKUP_VERIFY'], commands: ['backup'] },
   'lock-wait-timeout': { env: ['BACKUP_LOCK_WAIT_TIMEOUT'], commands: ['backup'] },
-  manifest: { env: ['BACKUP_MANIFEST'], commands: ['restore', 'verify'] },
+  parts: { env: ['BACKUP_PARTS'], commands: ['backup'] },
+  'config-namespace': { env: ['BACKUP_CONFIG_NAMESPACE'], commands: ['backup'] },
+  kubeconfig: { env: ['KUBECONFIG'], commands: ['backup'] },
+  secrets: { env: ['BACKUP_SECRETS'], commands: ['backup'] },
+  'encryption-key-file': { env: ['BACKUP_ENCRYPTION_KEY_FILE'], commands: ['backup', 'decrypt'] },
+  'data-dir': { env: ['BACKUP_DATA_DIRS'], commands: ['backup'], repeatable: true },
+  part: { commands: ['decrypt'] },
+  out: { commands: ['decrypt'] },
+  manifest: { env: ['BACKUP_MANIFEST'], commands: ['restore', 'verify', 'decrypt'] },
   clean: { env: ['RESTORE_CLEAN'], boolean: true, commands: ['restore'] },
   jobs: { env: ['RESTORE_JOBS'], commands: ['restore'] },
   'work-dir': { env: ['RESTORE_WORK_DIR'], commands: ['restore'] },
   'maintenance-work-mem': { env: ['RESTORE_MAINTENANCE_WORK_MEM'], commands: ['restore'] },
+  'download-streams': { env: ['RESTORE_DOWNLOAD_STREAMS'], commands: ['restore'] },
 };
 
-export const USAGE = `usage: smartcloudops-agent backup|restore|verify [flags]  (see src/agent/options.ts)`;
+export const USAGE = `usage: smartcloudops-agent backup|restore|verify|decrypt [flags]  (see src/agent/options.ts)`;
 
 const bad = (message: string): never => {
   throw new AgentFailure('InvalidArguments', message);
@@ -126,16 +167,17 @@ function parseIntIn(name: string, v: string, min: number, max: number): number {
 
 export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): AgentOptions {
   const [command, ...rest] = argv;
-  if (command !== 'backup' && command !== 'restore' && command !== 'verify') {
+  if (command !== 'backup' && command !== 'restore' && command !== 'verify' && command !== 'decrypt') {
     return bad(`unknown command "${command ?? ''}"; ${USAGE}`);
   }
   const given = new Map<string, string>();
+  const repeated = new Map<string, string[]>();
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
     const m = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
     if (!m) bad(`unexpected argument "${arg}"; ${USAGE}`);
     const name = m![1]!;
-    if (/pass|secret|token/.test(name)) {
+    if (/pass|secret|token/.test(name) && name !== 'secrets') {
       bad(
         `--${name} is refused: no secret is taken from the command line (use PGPASSWORD_FILE, PGPASSWORD or AWS_* env)`,
       );
@@ -149,8 +191,14 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Agen
       else if (i + 1 < rest.length) value = rest[++i]!;
       else bad(`--${name} needs a value`);
     }
-    given.set(name, value!);
+    if (def!.repeatable) repeated.set(name, [...(repeated.get(name) ?? []), value!]);
+    else given.set(name, value!);
   }
+  const getAll = (name: string): string[] => {
+    if (repeated.has(name)) return repeated.get(name)!;
+    const v = get(name);
+    return v ? v.split(',').filter((x) => x.trim() !== '') : [];
+  };
   const get = (name: string): string | undefined => {
     if (given.has(name)) return given.get(name);
     const def = FLAGS[name]!;
@@ -228,18 +276,85 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Agen
       compressLevel: parseIntIn('compress-level', get('compress-level') ?? '6', 0, 9),
       verify: verify as 'size' | 'full',
       ...(lwt ? { lockWaitTimeoutSeconds: parseIntIn('lock-wait-timeout', lwt, 1, 86400) } : {}),
+      ...partOptions(get, getAll),
     };
   }
   const manifest = get('manifest') ?? bad('--manifest (the manifest object key) is required');
   if (command === 'verify') return { ...common, command, manifest };
+  if (command === 'decrypt') {
+    const part = get('part') ?? 'secrets';
+    if (!/^(configmaps|secrets|data\/[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)$/.test(part)) {
+      bad(`--part must be configmaps, secrets or data/<name>, not "${part}"`);
+    }
+    const out = get('out') ?? bad('--out (the file to write the content to) is required');
+    const keyFile = get('encryption-key-file');
+    if (part === 'secrets' && !keyFile) bad('--part secrets needs --encryption-key-file');
+    return { ...common, command, manifest, part, out, ...(keyFile ? { encryptionKeyFile: keyFile } : {}) };
+  }
   return {
     ...common,
     command,
     manifest,
     clean: parseBool('clean', get('clean') ?? 'false'),
-    jobs: parseIntIn('jobs', get('jobs') ?? '2', 1, 64),
+    jobs: parseIntIn('jobs', get('jobs') ?? '4', 1, 64),
     workDir: get('work-dir') ?? os.tmpdir(),
     maintenanceWorkMem: memSetting(get('maintenance-work-mem') ?? '256MB'),
+    downloadStreams: parseIntIn('download-streams', get('download-streams') ?? '4', 1, 16),
+  };
+}
+
+const NAMESPACE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const DATA_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** --parts, --config-namespace, --secrets, --encryption-key-file, --data-dir: checked together (pure). */
+function partOptions(
+  get: (name: string) => string | undefined,
+  getAll: (name: string) => string[],
+): Pick<BackupOptions, 'parts' | 'configNamespace' | 'kubeconfig' | 'secrets' | 'encryptionKeyFile' | 'dataDirs'> {
+  const parts: BackupPart[] = [];
+  for (const p of (get('parts') ?? 'database').split(',').map((x) => x.trim())) {
+    if (p !== 'database' && p !== 'config' && p !== 'data') {
+      bad(`--parts takes database, config and data (comma-separated), not "${p}"`);
+    }
+    if (!parts.includes(p as BackupPart)) parts.push(p as BackupPart);
+  }
+  const secretsRaw = (get('secrets') ?? 'exclude').toLowerCase();
+  if (secretsRaw !== 'exclude' && secretsRaw !== 'encrypted') {
+    bad(`--secrets must be exclude or encrypted, not "${secretsRaw}" (Secrets are never stored in plain text)`);
+  }
+  const secrets = secretsRaw as 'exclude' | 'encrypted';
+  const configNamespace = get('config-namespace');
+  const kubeconfig = get('kubeconfig');
+  const encryptionKeyFile = get('encryption-key-file');
+  if (parts.includes('config')) {
+    if (!configNamespace) bad('--parts config needs --config-namespace');
+    if (!NAMESPACE.test(configNamespace!)) bad(`--config-namespace "${configNamespace}" is not a namespace name`);
+    if (secrets === 'encrypted' && !encryptionKeyFile) bad('--secrets encrypted needs --encryption-key-file');
+  } else {
+    if (configNamespace) bad('--config-namespace needs --parts config');
+    if (secrets === 'encrypted') bad('--secrets encrypted needs --parts config');
+  }
+  if (encryptionKeyFile && secrets !== 'encrypted') bad('--encryption-key-file needs --secrets encrypted');
+  const dataDirs: DataDir[] = [];
+  for (const d of getAll('data-dir')) {
+    const eq = d.indexOf('=');
+    const name = eq > 0 ? d.slice(0, eq).trim() : '';
+    const path = eq > 0 ? d.slice(eq + 1).trim() : '';
+    if (!DATA_NAME.test(name) || !path.startsWith('/')) {
+      bad(`--data-dir must be name=/absolute/path with a lowercase DNS label as name, not "${d}"`);
+    }
+    if (dataDirs.some((x) => x.name === name)) bad(`--data-dir name "${name}" is given twice`);
+    dataDirs.push({ name, path });
+  }
+  if (parts.includes('data') && dataDirs.length === 0) bad('--parts data needs at least one --data-dir name=path');
+  if (!parts.includes('data') && dataDirs.length > 0) bad('--data-dir needs --parts data');
+  return {
+    parts,
+    secrets,
+    dataDirs,
+    ...(configNamespace ? { configNamespace } : {}),
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(encryptionKeyFile ? { encryptionKeyFile } : {}),
   };
 }
 

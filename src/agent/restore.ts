@@ -6,7 +6,7 @@
 // killed first (SIGKILL: no COMMIT is ever sent) and the server rolls everything back, clean included.
 //
 // Custom format downloads to a file in --work-dir (an emptyDir in the Job) first, because `pg_restore -j N` needs a
-// seekable archive; the size, sha256 and archive structure are checked before the database is touched at all, so a
+// seekable archive — in parallel ranged GETs (--download-streams, download.ts) hashed and walked in order behind them; the size, sha256 and archive structure are checked before the database is touched at all, so a
 // bad object never reaches it. With --jobs 1 the restore runs as one transaction (--single-transaction); with
 // --jobs > 1 pg_restore uses N connections and cannot be atomic: a failure half-way leaves a partial restore,
 // reported as RestoreFailed (restore again with --clean). The file is deleted afterwards whatever happened.
@@ -19,9 +19,10 @@ import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AgentContext } from './context.js';
 import { AgentFailure } from './errors.js';
-import { HashCounter, inspectStream } from './inspect.js';
+import { DEFAULT_RANGED, downloadRanged } from './download.js';
+import { HashCounter } from './inspect.js';
 import { GcPacer } from './memory.js';
-import { parseManifest, type Manifest } from './manifest.js';
+import { databaseDump, parseManifest, type DatabaseDump, type Manifest } from './manifest.js';
 import type { RestoreOptions } from './options.js';
 import { cleanStatements, connect, pgFailure, serverInfo, userObjects } from './pg.js';
 import { describeExit, resolvePgBin, startChild, toolEnv, type Child } from './proc.js';
@@ -44,8 +45,23 @@ export async function loadManifest(s3: S3Client, bucket: string, key: string): P
   }
 }
 
+/** The manifest's dump, or PartNotFound for a backup made without the database part. */
+export function requireDump(m: Manifest, manifestKey: string): DatabaseDump {
+  const d = databaseDump(m);
+  if (!d)
+    throw new AgentFailure(
+      'PartNotFound',
+      `${manifestKey} has no database part (parts: ${(m.parts ?? []).map((p) => p.name).join(', ')})`,
+    );
+  return d;
+}
+
 /** HEAD the dump and compare with the manifest: a cheap, early refusal of a truncated or replaced object. */
-export async function checkStoredSize(s3: S3Client, bucket: string, m: Manifest): Promise<void> {
+export async function checkStoredSize(
+  s3: S3Client,
+  bucket: string,
+  m: Pick<DatabaseDump, 'key' | 'size'>,
+): Promise<void> {
   const size = await headSize(s3, bucket, m.key);
   if (size !== m.size) {
     throw new AgentFailure('SizeMismatch', `s3://${bucket}/${m.key} has ${size} bytes, the manifest says ${m.size}`);
@@ -59,7 +75,8 @@ export async function runRestore(o: RestoreOptions, ctx: AgentContext): Promise<
   const bin = resolvePgBin(o.pgBin);
   const s3 = createS3Client(o.s3);
   try {
-    const m = await loadManifest(s3, o.s3.bucket, o.manifest);
+    const manifest = await loadManifest(s3, o.s3.bucket, o.manifest);
+    const m = requireDump(manifest, o.manifest);
     await checkStoredSize(s3, o.s3.bucket, m);
     const appName = 'smartcloudops-agent-restore';
     const client = await connect(o.db, appName);
@@ -95,13 +112,13 @@ export async function runRestore(o: RestoreOptions, ctx: AgentContext): Promise<
         ? await restorePlain(o, ctx, s3, m, bin('psql'), env, clean, secrets)
         : await restoreCustom(o, ctx, s3, m, bin('pg_restore'), env, database, clean, secrets);
     ctx.log.info({ database, bytes: restoredBytes }, 'restore complete');
-    return { manifest: m, database, cleaned: o.clean, restoredBytes };
+    return { manifest, database, cleaned: o.clean, restoredBytes };
   } finally {
     s3.destroy();
   }
 }
 
-function checkAgainstManifest(m: Manifest, size: number, sha256: string): AgentFailure | undefined {
+function checkAgainstManifest(m: DatabaseDump, size: number, sha256: string): AgentFailure | undefined {
   if (size !== m.size)
     return new AgentFailure('SizeMismatch', `read ${size} bytes of ${m.key}, the manifest says ${m.size}`);
   if (sha256 !== m.sha256) {
@@ -126,7 +143,7 @@ async function restorePlain(
   o: RestoreOptions,
   ctx: AgentContext,
   s3: S3Client,
-  m: Manifest,
+  m: DatabaseDump,
   psql: string,
   env: Record<string, string>,
   clean: string,
@@ -195,7 +212,7 @@ async function restoreCustom(
   o: RestoreOptions,
   ctx: AgentContext,
   s3: S3Client,
-  m: Manifest,
+  m: DatabaseDump,
   pgRestore: string,
   env: Record<string, string>,
   database: string,
@@ -204,10 +221,16 @@ async function restoreCustom(
 ): Promise<number> {
   const file = join(o.workDir, `smartcloudops-restore-${randomBytes(6).toString('hex')}.dump`);
   try {
-    const got = await inspectStream(await getStream(s3, o.s3.bucket, m.key, ctx.signal), 'custom', file);
+    const t0 = performance.now();
+    // The size was checked by HEAD against the manifest: fetch that many bytes in parallel ranges (download.ts).
+    const got = await downloadRanged(s3, o.s3.bucket, m.key, m.size, file, ctx.signal, {
+      ...DEFAULT_RANGED,
+      streams: o.downloadStreams,
+    });
     const bad = checkAgainstManifest(m, got.size, got.sha256);
     if (bad) throw bad;
-    ctx.log.info({ file, check: got.summary }, 'archive downloaded and verified');
+    const downloadMs = Math.round(performance.now() - t0);
+    ctx.log.info({ file, check: got.summary, downloadMs }, 'archive downloaded and verified');
     if (clean) {
       const c = await connect(o.db, 'smartcloudops-agent-restore');
       try {
@@ -229,10 +252,12 @@ async function restoreCustom(
     if (child.proc.pid !== undefined) ctx.onChild?.('pg_restore', child.proc.pid);
     const onAbort = () => child.kill('SIGKILL');
     ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const t1 = performance.now();
     try {
       const exit = await child.exited;
       if (ctx.signal.aborted) throw new AgentFailure('Terminated', 'the agent was told to stop');
       if (exit.code !== 0 || exit.signal) throw toolFailure('pg_restore', child, exit, secrets);
+      ctx.log.info({ jobs: o.jobs, pgRestoreMs: Math.round(performance.now() - t1) }, 'pg_restore done');
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }

@@ -3,11 +3,18 @@
 //   {"result":"Succeeded","command":"backup","manifestKey":…,"key":…,"size":…,"sha256":…,…}
 //   {"result":"Failed","command":"backup","reason":"DumpKilled","exitCode":5,"message":…,…}
 // — and the process exit code of the failure's class (errors.ts). Logs are JSON (pino) on stderr, secrets redacted.
-import { readFileSync } from 'node:fs';
+// The same line goes to the container's termination message file (/dev/termination-log, what Kubernetes copies into
+// the pod's status.containerStatuses[].state.terminated.message) when that file exists and is writable, shortened to
+// Kubernetes' 4096-byte limit (message first, then the parts list), so the controller reads the reason from the pod.
+// peakRssBytes is the agent's own VmHWM (/proc/self/status): getrusage's maxrss starts from the parent's resident
+// size at spawn (Linux keeps the pre-exec image's high-water mark), which made a 121 MiB "peak" out of the bench
+// script's own memory.
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { createLogger } from '../runtime/logger.js';
 import { runBackup } from './backup.js';
 import type { AgentContext } from './context.js';
+import { runDecrypt } from './decrypt.js';
 import { AgentFailure } from './errors.js';
 import { parseArgs, type AgentOptions } from './options.js';
 import { runRestore } from './restore.js';
@@ -23,6 +30,56 @@ export interface AgentIo {
   now?: () => Date;
   signal?: AbortSignal;
   onChild?: (tool: string, pid: number) => void;
+  /** The termination message file; written only when it exists and is writable. main.ts: /dev/termination-log. */
+  terminationLog?: string;
+}
+
+export const TERMINATION_MESSAGE_LIMIT = 4096;
+
+/** The result line cut to fit a termination message: the message shortened first, then the parts list dropped. */
+export function terminationMessage(fields: Record<string, unknown>, limit = TERMINATION_MESSAGE_LIMIT): string {
+  let line = JSON.stringify(fields);
+  if (Buffer.byteLength(line) <= limit) return line;
+  const f: Record<string, unknown> = { ...fields };
+  if (typeof f.message === 'string') {
+    const over = Buffer.byteLength(line) - limit;
+    const msg = f.message;
+    f.message = `${msg.slice(0, Math.max(0, msg.length - over - 40))}… (cut)`;
+    line = JSON.stringify(f);
+    if (Buffer.byteLength(line) <= limit) return line;
+    f.message = '(cut: see the Job log)';
+  }
+  if (Array.isArray(f.parts)) {
+    f.parts = (f.parts as { name?: string }[]).map((p) => p.name);
+    line = JSON.stringify(f);
+    if (Buffer.byteLength(line) <= limit) return line;
+    delete f.parts;
+  }
+  line = JSON.stringify(f);
+  if (Buffer.byteLength(line) <= limit) return line;
+  const keep = ['result', 'command', 'reason', 'exitCode', 'manifestKey'];
+  return JSON.stringify(Object.fromEntries(Object.entries(f).filter(([k]) => keep.includes(k))));
+}
+
+function writeTerminationLog(path: string | undefined, fields: Record<string, unknown>): void {
+  if (!path) return;
+  try {
+    accessSync(path, constants.W_OK); // never create it: outside a pod there is no such file
+    writeFileSync(path, terminationMessage(fields));
+  } catch {
+    // not in a container, or not writable: stdout has the line anyway
+  }
+}
+
+/** The agent's own peak resident size (VmHWM); getrusage's maxrss as a fallback where /proc is missing. */
+export function peakRssBytes(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 let cachedVersion: string | undefined;
@@ -51,17 +108,18 @@ export async function runAgent(argv: readonly string[], io: AgentIo): Promise<nu
   const now = io.now ?? (() => new Date());
   const startedAt = now();
   const command = argv[0] ?? '';
-  const emit = (fields: Record<string, unknown>) =>
-    io.out(
-      JSON.stringify({
-        ...fields,
-        command,
-        agentVersion: agentVersion(),
-        startedAt: startedAt.toISOString(),
-        completedAt: now().toISOString(),
-        peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      }),
-    );
+  const emit = (fields: Record<string, unknown>) => {
+    const all = {
+      ...fields,
+      command,
+      agentVersion: agentVersion(),
+      startedAt: startedAt.toISOString(),
+      completedAt: now().toISOString(),
+      peakRssBytes: peakRssBytes(),
+    };
+    writeTerminationLog(io.terminationLog, all);
+    io.out(JSON.stringify(all));
+  };
   let options: AgentOptions | undefined;
   let log = createAgentLogger('info', io.logTo);
   try {
@@ -86,11 +144,18 @@ export async function runAgent(argv: readonly string[], io: AgentIo): Promise<nu
         size: m.size,
         sha256: m.sha256,
         format: m.format,
-        database: m.database.name,
-        serverVersion: m.database.serverVersion,
+        database: m.database?.name,
+        serverVersion: m.database?.serverVersion,
         pgDumpVersion: m.pgDumpVersion,
         verification: m.verification,
         durationSeconds: m.durationSeconds,
+        parts: (m.parts ?? []).map((p) => ({
+          name: p.name,
+          key: p.key,
+          size: p.size,
+          sha256: p.sha256,
+          ...(p.items !== undefined ? { items: p.items } : {}),
+        })),
       });
     } else if (options.command === 'restore') {
       const r = await runRestore(options, ctx);
@@ -105,7 +170,7 @@ export async function runAgent(argv: readonly string[], io: AgentIo): Promise<nu
         cleaned: r.cleaned,
         jobs: r.manifest.format === 'custom' ? options.jobs : 1,
       });
-    } else {
+    } else if (options.command === 'verify') {
       const r = await runVerify(options, ctx);
       emit({
         result: 'Succeeded',
@@ -114,6 +179,18 @@ export async function runAgent(argv: readonly string[], io: AgentIo): Promise<nu
         size: r.manifest.size,
         sha256: r.manifest.sha256,
         check: r.check,
+        parts: r.parts,
+      });
+    } else {
+      const r = await runDecrypt(options, ctx);
+      emit({
+        result: 'Succeeded',
+        manifestKey: options.manifest,
+        part: r.part.name,
+        key: r.part.key,
+        sha256: r.part.sha256,
+        out: options.out,
+        bytes: r.bytes,
       });
     }
     return 0;

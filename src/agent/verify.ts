@@ -1,32 +1,51 @@
-// verify: re-check a manifest's dump object — size (HEAD), then the whole object read back: sha256 and format
-// (plain: valid gzip ending with pg_dump's completion marker; custom: every announced data block present).
+// verify: re-check every part of a backup against its manifest — size (HEAD), then the whole object read back and
+// re-hashed; the dump is also checked for its format (plain: valid gzip ending with pg_dump's completion marker;
+// custom: every announced data block present), gzip parts must gunzip to their end. An encrypted part is checked by
+// its sha256 only (no key needed); `decrypt` authenticates its content.
 import type { AgentContext } from './context.js';
 import { AgentFailure } from './errors.js';
 import { inspectStream } from './inspect.js';
-import type { Manifest } from './manifest.js';
+import { databaseDump, manifestParts, type Manifest } from './manifest.js';
 import type { VerifyOptions } from './options.js';
+import { readBack } from './parts.js';
 import { checkStoredSize, loadManifest } from './restore.js';
 import { createS3Client, getStream } from './s3.js';
 
 export interface VerifyResult {
   manifest: Manifest;
   check: string;
+  parts: string[];
 }
 
 export async function runVerify(o: VerifyOptions, ctx: AgentContext): Promise<VerifyResult> {
   const s3 = createS3Client(o.s3);
   try {
     const m = await loadManifest(s3, o.s3.bucket, o.manifest);
-    await checkStoredSize(s3, o.s3.bucket, m);
-    const got = await inspectStream(await getStream(s3, o.s3.bucket, m.key, ctx.signal), m.format);
-    if (got.size !== m.size) {
-      throw new AgentFailure('SizeMismatch', `read ${got.size} bytes of ${m.key}, the manifest says ${m.size}`);
+    const checks: string[] = [];
+    const dump = databaseDump(m);
+    if (dump) {
+      await checkStoredSize(s3, o.s3.bucket, dump);
+      const got = await inspectStream(await getStream(s3, o.s3.bucket, dump.key, ctx.signal), dump.format);
+      if (got.size !== dump.size) {
+        throw new AgentFailure('SizeMismatch', `read ${got.size} bytes of ${dump.key}, the manifest says ${dump.size}`);
+      }
+      if (got.sha256 !== dump.sha256) {
+        throw new AgentFailure(
+          'ChecksumMismatch',
+          `${dump.key} has sha256 ${got.sha256}, the manifest says ${dump.sha256}`,
+        );
+      }
+      checks.push(got.summary);
     }
-    if (got.sha256 !== m.sha256) {
-      throw new AgentFailure('ChecksumMismatch', `${m.key} has sha256 ${got.sha256}, the manifest says ${m.sha256}`);
+    const parts = manifestParts(m);
+    for (const part of parts) {
+      if (part.kind === 'database') continue;
+      await readBack(s3, o.s3.bucket, part, true, ctx.signal);
+      checks.push(`${part.name}: ${part.size} bytes, sha256 matches`);
     }
-    ctx.log.info({ key: m.key, check: got.summary }, 'verified');
-    return { manifest: m, check: got.summary };
+    const check = checks.join('; ');
+    ctx.log.info({ manifest: o.manifest, check }, 'verified');
+    return { manifest: m, check, parts: parts.map((p) => p.name) };
   } finally {
     s3.destroy();
   }

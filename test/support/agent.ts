@@ -140,7 +140,7 @@ export interface AgentRun {
 export async function agent(
   argv: string[],
   env: NodeJS.ProcessEnv,
-  hooks: { onChild?: (tool: string, pid: number) => void; signal?: AbortSignal } = {},
+  hooks: { onChild?: (tool: string, pid: number) => void; signal?: AbortSignal; terminationLog?: string } = {},
 ): Promise<AgentRun> {
   const lines: string[] = [];
   let logs = '';
