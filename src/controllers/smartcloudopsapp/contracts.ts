@@ -60,6 +60,8 @@ export interface DependencySnapshot {
       result: 'Succeeded' | 'Failed';
       message: string;
     };
+    /** The last run not started because another one held the lock (this operator or another replica). */
+    lastSkipped?: { at: string; message: string };
   };
   /** An Event the capability should record once (drift corrected, maintenance failed), keyed to dedupe. */
   events?: { key: string; type: 'Normal' | 'Warning'; reason: string; message: string }[];
