@@ -86,7 +86,13 @@ async function redisConnect(s: RedisSettings, timeoutMs: number): Promise<RedisS
     commandTimeout: Math.max(1, timeoutMs),
   });
   let broken = false;
-  redis.on('error', () => void (broken = true));
+  // ioredis reports the cause (ECONNREFUSED, WRONGPASS) as an 'error' event and then fails the pending call with a
+  // generic "Connection is closed": the cause is what the check reports.
+  let cause: unknown;
+  redis.on('error', (err: unknown) => {
+    cause ??= err;
+    broken = true;
+  });
   redis.on('end', () => void (broken = true));
   const close = () => {
     broken = true;
@@ -96,10 +102,16 @@ async function redisConnect(s: RedisSettings, timeoutMs: number): Promise<RedisS
     await redis.connect();
   } catch (err) {
     close();
-    throw err;
+    throw cause ?? err;
   }
   return {
-    call: (command, ...args) => redis.call(command, ...args),
+    call: async (command, ...args) => {
+      try {
+        return await redis.call(command, ...args);
+      } catch (err) {
+        throw cause ?? err;
+      }
+    },
     get broken() {
       return broken;
     },

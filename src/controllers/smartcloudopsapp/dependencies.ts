@@ -142,7 +142,8 @@ export function withTimeout<T>(p: Promise<T>, ms: number, timers: Timers, what: 
         if (done) return;
         done = true;
         timers.clearTimeout(h);
-        reject(err instanceof Error ? err : new Error(String(err)));
+        // as it is: driver errors carry `code` (and under a VM context may not be instanceof this realm's Error)
+        reject(err as Error);
       },
     );
   });
