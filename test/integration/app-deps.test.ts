@@ -25,7 +25,7 @@ import type {
   DependencySnapshot,
   DependencySource,
 } from '../../src/controllers/smartcloudopsapp/contracts.js';
-import { createDependencySource } from '../../src/controllers/smartcloudopsapp/dependencies.js';
+import { createDependencySource, type DependencyOptions } from '../../src/controllers/smartcloudopsapp/dependencies.js';
 import { postgresEnv } from '../support/env.js';
 
 jest.setTimeout(60_000);
@@ -122,7 +122,7 @@ interface Harness {
 }
 const sources: DependencySource[] = [];
 
-function harness(secrets = new Map<string, KubeObject>()): Harness {
+function harness(secrets = new Map<string, KubeObject>(), options: DependencyOptions = {}): Harness {
   const enqueued: string[] = [];
   const logs: string[] = [];
   const metrics = new Metrics({ defaultMetrics: false });
@@ -141,7 +141,7 @@ function harness(secrets = new Map<string, KubeObject>()): Harness {
       secrets: (ns, name) => secrets.get(`${ns}/${name}`),
       enqueue: (k) => void enqueued.push(k),
     },
-    { postgresIntervalMs: 150, redisIntervalMs: 150, timeoutMs: 2_000 },
+    { postgresIntervalMs: 150, redisIntervalMs: 150, timeoutMs: 2_000, ...options },
   );
   sources.push(source);
   return { source, secrets, enqueued, logs, metrics };
@@ -268,6 +268,29 @@ describe('PostgreSQL', () => {
     } finally {
       await proxy.cut();
     }
+  });
+
+  test('outside the cluster: a Service address from the Secret reaches the server through `route`', async () => {
+    const p = postgresEnv();
+    const seen: string[] = [];
+    const h = harness(
+      new Map([['wt-deps/db', dbSecret({ host: 'postgres.wt-deps.svc.cluster.local', port: '5432' })]]),
+      {
+        route: ({ host, port, namespace }) => {
+          seen.push(`${host}:${port}@${namespace}`);
+          return host.endsWith('.svc.cluster.local') ? { host: p.host, port: p.port } : undefined;
+        },
+      },
+    );
+    const c = (await eventually(
+      () => check(h.source.observe(app()), 'postgres'),
+      (x) => x !== undefined,
+    ))!;
+    expect(c).toMatchObject({ ok: true, reason: 'Healthy' });
+    expect(c.message).toContain('postgres.wt-deps.svc.cluster.local:5432'); // the Secret's address, as written
+    expect(seen[0]).toBe('postgres.wt-deps.svc.cluster.local:5432@wt-deps');
+    // (Without the route the name would go to DNS, which this test must not query; the HostNotFound reason for
+    // ENOTFOUND is a unit test of pgReason.)
   });
 
   test('saturation: a warning once connections in use reach connectionWarnPercent', async () => {

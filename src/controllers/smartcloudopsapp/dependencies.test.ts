@@ -50,10 +50,10 @@ class FakePg {
   vacuumMs = 0;
   vacuumsRunning = 0;
   maxConcurrentVacuums = 0;
-  lastSettings?: { user: string; password: string };
+  lastSettings?: { user: string; password: string; host: string; port: number };
   constructor(private readonly clock: FakeClock) {}
 
-  connect(settings: { user: string; password: string }): Promise<PgSession> {
+  connect(settings: { user: string; password: string; host: string; port: number }): Promise<PgSession> {
     this.connects++;
     this.lastSettings = settings;
     if (this.connectError) return Promise.reject(this.connectError);
@@ -330,6 +330,18 @@ describe('Secrets', () => {
     await clock.advance(1);
     expect(pg.connects).toBe(3);
     expect(pg.closes).toBe(2);
+  });
+});
+
+describe('route (an operator outside the cluster)', () => {
+  test('connects where route says; messages keep the Secret address', async () => {
+    source = make({
+      route: ({ host, port }) => (host === 'db.shop.svc' ? { host: '127.0.0.1', port: port + 10000 } : undefined),
+    });
+    source.observe(app());
+    await clock.advance(1);
+    expect(pg.lastSettings).toMatchObject({ host: '127.0.0.1', port: 15432 });
+    expect(check(source.observe(app()), 'postgres')!.message).toContain('db.shop.svc:5432/shop');
   });
 });
 

@@ -63,6 +63,13 @@ export interface DependencyOptions {
   vacuumTimeoutMs?: number;
   /** Events kept in the snapshot for the capability to record (oldest dropped). Default 10. */
   maxEvents?: number;
+  /**
+   * Where to connect for a host and port from a Secret (undefined: as written). In the cluster the Secret's
+   * addresses are used as they are (Service DNS names resolve there); an operator run outside the cluster for
+   * development can map `<service>.<namespace>.svc…` to an address it reaches (a ClusterIP served by a local
+   * kube-proxy, a port-forward). Messages keep the Secret's address.
+   */
+  route?: (address: { host: string; port: number; namespace: string }) => { host: string; port: number } | undefined;
 }
 
 export const DEFAULT_INTERVAL_MS = 30_000;
@@ -178,6 +185,10 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
   const inflight = new Set<Promise<unknown>>();
   let stopped = false;
 
+  const routed = <T extends { host: string; port: number }>(st: AppState, t: T): T => {
+    const to = options.route?.({ host: t.host, port: t.port, namespace: st.app.metadata.namespace ?? 'default' });
+    return to ? { ...t, host: to.host, port: to.port } : t;
+  };
   const after = (ms: number, fn: () => void): Cancel => setLongTimeout(fn, Math.max(0, ms), clock, timers);
   const track = (p: Promise<unknown>) => {
     inflight.add(p);
@@ -255,10 +266,10 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     st.pg.timer = after(ms, () => track(tickPg(st)));
   }
 
-  async function pgSession(s: PgState, settings: PostgresSettings): Promise<PgSession> {
+  async function pgSession(st: AppState, s: PgState, settings: PostgresSettings): Promise<PgSession> {
     if (s.session && !s.session.broken) return s.session;
     closePg(s);
-    const session = await connectWithin(connectors.postgres(settings, timeoutMs), timeoutMs, timers);
+    const session = await connectWithin(connectors.postgres(routed(st, settings), timeoutMs), timeoutMs, timers);
     s.session = session;
     return session;
   }
@@ -269,7 +280,7 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     const checkedAt = nowIso();
     const latency = () => Math.round(clock.monotonic() - started);
     try {
-      const session = await pgSession(s, settings);
+      const session = await pgSession(st, s, settings);
       await withTimeout(session.query('SELECT 1'), timeoutMs, timers, 'SELECT 1');
       const latencyMs = latency();
       const rows = await withTimeout(
@@ -388,10 +399,10 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     s.timer = after(ms, () => track(tickRedis(st)));
   }
 
-  async function redisSession(s: RedisState, settings: RedisSettings): Promise<RedisSession> {
+  async function redisSession(st: AppState, s: RedisState, settings: RedisSettings): Promise<RedisSession> {
     if (s.redisSession && !s.redisSession.broken) return s.redisSession;
     closeRedis(s);
-    const session = await connectWithin(connectors.redis(settings, timeoutMs), timeoutMs, timers);
+    const session = await connectWithin(connectors.redis(routed(st, settings), timeoutMs), timeoutMs, timers);
     s.redisSession = session;
     return session;
   }
@@ -482,7 +493,7 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     const started = clock.monotonic();
     const checkedAt = nowIso();
     try {
-      const session = await redisSession(s, settings);
+      const session = await redisSession(st, s, settings);
       const pong = await withTimeout(session.call('PING'), timeoutMs, timers, 'PING');
       const latencyMs = Math.round(clock.monotonic() - started);
       if (pong !== 'PONG') throw new Error(`PING answered ${JSON.stringify(String(pong)).slice(0, 64)}`);
@@ -632,7 +643,7 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     changed(st);
     let session: PgSession | undefined;
     try {
-      session = await connectWithin(connectors.postgres(settings, timeoutMs), timeoutMs, timers);
+      session = await connectWithin(connectors.postgres(routed(st, settings), timeoutMs), timeoutMs, timers);
       if (st.gone) throw new Error('the app was forgotten');
       m.session = session;
       const lock = await withTimeout(
