@@ -53,13 +53,17 @@ class FakePg {
   lastSettings?: { user: string; password: string; host: string; port: number };
   constructor(private readonly clock: FakeClock) {}
 
-  connect(settings: { user: string; password: string; host: string; port: number }): Promise<PgSession> {
+  connectDelayMs = 0;
+  sessions: { password: string; closed: () => boolean }[] = [];
+  async connect(settings: { user: string; password: string; host: string; port: number }): Promise<PgSession> {
     this.connects++;
     this.lastSettings = settings;
-    if (this.connectError) return Promise.reject(this.connectError);
+    if (this.connectDelayMs > 0) await new Promise<void>((r) => this.clock.setTimeout(r, this.connectDelayMs));
+    if (this.connectError) throw this.connectError;
     let broken = false;
     const self = this as FakePg;
     const pending: ((err: Error) => void)[] = [];
+    self.sessions.push({ password: settings.password, closed: () => broken });
     return Promise.resolve({
       get broken() {
         return broken;
@@ -342,6 +346,24 @@ describe('route (an operator outside the cluster)', () => {
     await clock.advance(1);
     expect(pg.lastSettings).toMatchObject({ host: '127.0.0.1', port: 15432 });
     expect(check(source.observe(app()), 'postgres')!.message).toContain('db.shop.svc:5432/shop');
+  });
+});
+
+describe('a rotation while a check connects', () => {
+  test('the old connection is closed when it arrives and never reused; the new password is checked at once', async () => {
+    pg.connectDelayMs = 1_000;
+    source.observe(app());
+    await clock.advance(500); // connecting with the first password
+    secrets.set('shop/db', dbSecret({ password: 'rotated' }));
+    source.observe(app());
+    await clock.advance(2_000);
+    expect(pg.sessions.map((x) => [x.password, x.closed()])).toEqual([
+      [PASSWORD, true],
+      ['rotated', false],
+    ]);
+    expect(check(source.observe(app()), 'postgres')).toMatchObject({ ok: true, reason: 'Healthy' });
+    await clock.advance(30_000);
+    expect(pg.sessions).toHaveLength(2);
   });
 });
 

@@ -344,7 +344,8 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
       s.inFlight = false;
     }
     if (st.gone || gen !== s.gen) {
-      if (st.gone) closePg(s);
+      // the settings changed (or the app went) while this check ran: its connection and result are the old ones
+      closePg(s);
       if (!st.gone) armPg(st, 0);
       return;
     }
