@@ -60,9 +60,10 @@ export interface DependencySnapshot {
       result: 'Succeeded' | 'Failed';
       message: string;
     };
-    /** The last run not started because another one held the lock (this operator or another replica). */
-    lastSkipped?: { at: string; message: string };
   };
+  /** The last VACUUM ANALYZE slot not run because another run held it (this app's previous run, or another replica
+   *  or app on the same database through the advisory lock). Kept apart from `maintenance`, which status copies. */
+  vacuumSkipped?: { at: string; message: string };
   /** An Event the capability should record once (drift corrected, maintenance failed), keyed to dedupe. */
   events?: { key: string; type: 'Normal' | 'Warning'; reason: string; message: string }[];
 }

@@ -12,7 +12,7 @@
 //   - VACUUM ANALYZE on spec.maintenance.vacuumAnalyzeSchedule in spec.maintenance.timeZone (croner, the options
 //     validation uses), on a connection of its own for the run (a long VACUUM never makes the check time out),
 //     under `pg_try_advisory_lock`: never two at once in one database, also across replicas and apps; a run that
-//     finds the lock taken is skipped and reported (`lastSkipped`), not queued.
+//     finds the lock taken is skipped and reported (`vacuumSkipped`, an Event), not queued.
 //   - The Secret is read from the cache on every observe and every tick: a rotation reconnects with the new
 //     settings at once; a missing Secret or key is a failing check with no I/O (SecretMissing/SecretKeyMissing),
 //     looked at again each interval.
@@ -113,7 +113,7 @@ interface MaintState {
   session?: PgSession;
   nextRunAt?: Date;
   lastRun?: Maintenance['lastRun'];
-  lastSkipped?: Maintenance['lastSkipped'];
+  lastSkipped?: DependencySnapshot['vacuumSkipped'];
 }
 
 interface AppState {
@@ -212,8 +212,8 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
         running: st.maint.running,
         ...(st.maint.nextRunAt ? { nextRunAt: rfc3339(st.maint.nextRunAt) } : {}),
         ...(st.maint.lastRun ? { lastRun: st.maint.lastRun } : {}),
-        ...(st.maint.lastSkipped ? { lastSkipped: st.maint.lastSkipped } : {}),
       };
+      if (st.maint.lastSkipped) out.vacuumSkipped = st.maint.lastSkipped;
     }
     if (st.events.length > 0) out.events = [...st.events];
     return out;
@@ -608,6 +608,12 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     const next = () => armVacuum(st, new Date(Math.max(slot.getTime(), clock.now().getTime())));
     const skip = (message: string) => {
       m.lastSkipped = { at: nowIso(), message };
+      pushEvent(st, {
+        key: `vacuum-skipped/${m.lastSkipped.at}`,
+        type: 'Normal',
+        reason: 'VacuumAnalyzeSkipped',
+        message,
+      });
       metrics.vacuumRuns.inc({ result: 'Skipped' });
       log.info({ app: st.key, detail: message }, 'VACUUM ANALYZE skipped');
     };
