@@ -31,6 +31,11 @@ export class Metrics {
   readonly informerLists: Counter<'informer'>;
   readonly eventsEmitted: Counter<'type' | 'reason'>;
   readonly eventsSuppressed: Counter<'reason'>;
+  readonly dependencyChecks: Counter<'dependency' | 'reason'>;
+  readonly dependencyCheckDuration: Histogram<'dependency'>;
+  readonly redisConfigCorrections: Counter<'key'>;
+  readonly vacuumRuns: Counter<'result'>;
+  readonly vacuumDuration: Histogram;
   private readonly queues = new Map<string, WorkQueue>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -200,6 +205,37 @@ export class Metrics {
       name: 'smartcloudops_events_suppressed_total',
       help: 'Kubernetes Events dropped by the spam filter',
       labelNames: ['reason'],
+      registers: [r],
+    });
+    this.dependencyChecks = new Counter({
+      name: 'smartcloudops_dependency_checks_total',
+      help: 'SmartCloudOpsApp dependency checks (postgres, redis) by outcome reason (Healthy, ConnectionSaturation, Timeout, ...)',
+      labelNames: ['dependency', 'reason'],
+      registers: [r],
+    });
+    this.dependencyCheckDuration = new Histogram({
+      name: 'smartcloudops_dependency_check_duration_seconds',
+      help: 'Latency of SmartCloudOpsApp dependency checks (connect when needed, then the queries), failed ones included',
+      labelNames: ['dependency'],
+      buckets: DURATION_BUCKETS,
+      registers: [r],
+    });
+    this.redisConfigCorrections = new Counter({
+      name: 'smartcloudops_redis_config_corrections_total',
+      help: 'Redis settings put back with CONFIG SET after drift from spec.cache.config, by setting',
+      labelNames: ['key'],
+      registers: [r],
+    });
+    this.vacuumRuns = new Counter({
+      name: 'smartcloudops_vacuum_analyze_runs_total',
+      help: 'Scheduled VACUUM ANALYZE runs by result (Succeeded, Failed, Skipped: another run held the lock)',
+      labelNames: ['result'],
+      registers: [r],
+    });
+    this.vacuumDuration = new Histogram({
+      name: 'smartcloudops_vacuum_analyze_duration_seconds',
+      help: 'Duration of VACUUM ANALYZE runs',
+      buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200],
       registers: [r],
     });
   }

@@ -61,6 +61,9 @@ export interface DependencySnapshot {
       message: string;
     };
   };
+  /** The last VACUUM ANALYZE slot not run because another run held it (this app's previous run, or another replica
+   *  or app on the same database through the advisory lock). Kept apart from `maintenance`, which status copies. */
+  vacuumSkipped?: { at: string; message: string };
   /** An Event the capability should record once (drift corrected, maintenance failed), keyed to dedupe. */
   events?: { key: string; type: 'Normal' | 'Warning'; reason: string; message: string }[];
 }
