@@ -156,7 +156,16 @@ export class HealthChecker {
         targets.map(async (t) => {
           const r = t.url ? await this.check(t.name, t.url, a.opts.timeoutMs) : this.skipped(t);
           if (this.apps.get(uid) !== a || a.targets !== targets) return; // forgotten or re-targeted meanwhile
-          if (!same(a.results.get(t.name), r)) changed = true;
+          const prev = a.results.get(t.name);
+          if (!same(prev, r)) changed = true;
+          // Consecutive failures (a single refused connection right after a rollout is not a failing component).
+          if (!r.ok && t.url) {
+            const streak =
+              prev && !prev.ok && prev.details?.consecutiveFailures !== undefined
+                ? Number(prev.details.consecutiveFailures)
+                : 0;
+            r.details = { ...r.details, consecutiveFailures: streak + 1 };
+          }
           a.results.set(t.name, r);
         }),
       );

@@ -49,7 +49,7 @@ function comp(name: 'backend' | 'frontend', revision: string | undefined, show: 
   };
 }
 
-const healthy = (s: number, ok = true): Partial<Record<'backend' | 'frontend', CheckResult>> =>
+const healthy = (s: number, ok = true, failures = 3): Partial<Record<'backend' | 'frontend', CheckResult>> =>
   Object.fromEntries(
     (['backend', 'frontend'] as const).map((n) => [
       n,
@@ -62,6 +62,7 @@ const healthy = (s: number, ok = true): Partial<Record<'backend' | 'frontend', C
         checkedAt: at(s)
           .toISOString()
           .replace(/\.000Z$/, 'Z'),
+        ...(ok ? {} : { details: { consecutiveFailures: failures } }),
       },
     ]),
   );
@@ -224,6 +225,29 @@ describe('decideRollout', () => {
     expect(heir.status.lastRollback?.to).toBe(rev('1.0.0'));
     expect(heir.rollbacks).toEqual([]);
     expect(heir.events).toEqual(['RolledBack']);
+  });
+
+  test('one or two failed health checks during the bake are not a failure; three in a row are', () => {
+    const w = new World(spec('1.0.0'));
+    const s = w.promote(0);
+    w.spec = spec('1.1.0');
+    w.step(s + 1, 'rolling');
+    w.step(s + 2, 'on');
+    expect(w.step(s + 3, 'on', { health: healthy(s + 3, false, 1) }).fields.rollback).toBeUndefined();
+    expect(w.step(s + 4, 'on', { health: healthy(s + 4, false, 2) }).fields.rollback).toBeUndefined();
+    expect(w.step(s + 5, 'on', { health: healthy(s + 5, false, 3) }).fields.rollback?.reason).toBe(
+      'HealthCheckFailing',
+    );
+  });
+
+  test('a first revision that failed is judged again on a new retry value', () => {
+    const w = new World(spec('1.0.0'));
+    w.step(0, 'rolling');
+    expect(w.step(2, 'crash').fields.rollout?.state).toBe('Failed');
+    w.annotations[RETRY_ANNOTATION] = 'x';
+    expect(w.step(3, 'rolling').fields.rollout?.state).toBe('Progressing');
+    expect(w.step(4, 'on').fields.rollout?.state).toBe('Baking');
+    expect(w.step(40, 'on').fields.rollout?.state).toBe('Promoted');
   });
 
   test('autoRollback false: the failed revision stays, Failed, no rollback', () => {

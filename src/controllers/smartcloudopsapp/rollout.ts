@@ -28,6 +28,8 @@ export const ROLLBACK_ANNOTATION = 'ops.smartcloudops.ai/rollback-to';
 /** After a rollback is recorded, look again this soon (once the status write is in the cache) to act on it. */
 export const ROLLBACK_ACT_DELAY_MS = 1000;
 const QUARANTINE_MAX = 20;
+/** Consecutive failed health checks (the checker counts them in details.consecutiveFailures) that fail a bake. */
+export const HEALTH_FAILURES = 3;
 
 export type RolloutState = NonNullable<SmartCloudOpsAppStatus['rollout']>;
 export type RollbackRecord = NonNullable<SmartCloudOpsAppStatus['rollback']>;
@@ -155,7 +157,8 @@ function failureOf(
   if (rollout.state === 'Baking' && rollout.availableAt) {
     for (const name of COMPONENTS) {
       const h = i.health[name];
-      if (h && !h.ok && ms(h.checkedAt) >= ms(rollout.availableAt)) {
+      const failures = Number(h?.details?.consecutiveFailures ?? 0);
+      if (h && !h.ok && failures >= HEALTH_FAILURES && ms(h.checkedAt) >= ms(rollout.availableAt)) {
         return { reason: FailureReason.HealthCheckFailing, message: `${name}: ${h.message}` };
       }
     }
@@ -236,6 +239,10 @@ export function decideRollout(i: RolloutInput): RolloutDecision {
   }
 
   const current = prev.currentRevision;
+  // A rollout that failed with nothing to roll back to is judged again on a new retry value.
+  if (retry !== undefined && retry === observedRetry && retry !== i.prev?.observedRetry) {
+    if (rollout?.state === 'Failed' && rollout.revision === i.specRevision && !rollback) rollout = undefined;
+  }
 
   // 2. manual rollback annotation, once per new value.
   const rollbackTo = i.annotations?.[ROLLBACK_ANNOTATION];
