@@ -133,7 +133,7 @@ const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type 
       );
     } catch (err) {
       const { history: _h, ...status } = last?.status ?? {};
-      throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(status, null, 1)}`);
+      throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(status, null, 1)}`, { cause: err });
     }
   };
   const ready = (a: App) => cond(a, 'Ready')?.status === 'True';
