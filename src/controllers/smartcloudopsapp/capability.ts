@@ -420,6 +420,7 @@ function bindApp(
       if (ext.hold) return ext;
       ext.decision = decideRollout({
         now: deps.clock.now(),
+        ...(obj.metadata.generation !== undefined ? { generation: obj.metadata.generation } : {}),
         spec,
         specRelease,
         specRevision,

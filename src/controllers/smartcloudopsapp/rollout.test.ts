@@ -250,6 +250,21 @@ describe('decideRollout', () => {
     expect(w.step(40, 'on').fields.rollout?.state).toBe('Promoted');
   });
 
+  test('the same failure decided again from a stale status (a later now) carries the same Event key', () => {
+    const w = new World(spec('1.0.0'));
+    const s = w.promote(0);
+    w.spec = spec('1.1.0-crash');
+    w.step(s + 1, 'rolling');
+    const stale = structuredClone(w.status);
+    const running = w.running;
+    const first = w.step(s + 2, 'crash');
+    w.status = stale; // the cache had not seen the status write yet
+    w.running = running;
+    const again = w.step(s + 3, 'crash');
+    expect(again.events.map((e) => e.key)).toEqual(first.events.map((e) => e.key));
+    expect(first.events.map((e) => e.reason)).toEqual(['RollbackStarted']);
+  });
+
   test('autoRollback false: the failed revision stays, Failed, no rollback', () => {
     const w = new World(spec('1.0.0', { autoRollback: false }));
     const s = w.promote(0);

@@ -68,6 +68,8 @@ export interface ComponentObservation {
 
 export interface RolloutInput {
   now: Date;
+  /** metadata.generation of the app (part of the Events' dedupe keys). */
+  generation?: number;
   spec: SmartCloudOpsAppSpec;
   specRelease: Release;
   specRevision: string;
@@ -239,6 +241,9 @@ export function decideRollout(i: RolloutInput): RolloutDecision {
   }
 
   const current = prev.currentRevision;
+  // Event keys of decisions: the same decision taken again from a cache that has not seen our status write yet (a
+  // later `now`) has the same key, so it is recorded once; a new generation or retry value is a new decision.
+  const once = `${i.generation ?? ''}/${observedRetry ?? ''}`;
   // A rollout that failed with nothing to roll back to is judged again on a new retry value.
   if (retry !== undefined && retry === observedRetry && retry !== i.prev?.observedRetry) {
     if (rollout?.state === 'Failed' && rollout.revision === i.specRevision && !rollback) rollout = undefined;
@@ -279,7 +284,7 @@ export function decideRollout(i: RolloutInput): RolloutDecision {
         quarantine(i.specRevision, FailureReason.ManualRollback, `held by the manual rollback to ${entry.revision}`);
       rollbackStarted = { reason: FailureReason.ManualRollback, manual: true };
       events.push({
-        key: `rollback/${rollback.from}/${rollback.to}/${now}`,
+        key: `rollback/manual/${rollbackTo}`,
         type: 'Warning',
         reason: 'RollbackStarted',
         message: `rolling both components back from ${rollback.from} to ${rollback.to}: ${rollback.message}`,
@@ -358,7 +363,7 @@ export function decideRollout(i: RolloutInput): RolloutDecision {
     };
     if (target !== current)
       events.push({
-        key: `rollout/${target}/${now}`,
+        key: `rollout/${target}/${current ?? ''}/${once}`,
         type: 'Normal',
         reason: 'RolloutStarted',
         message: `rolling out revision ${target} (version ${release.version})`,
@@ -395,7 +400,7 @@ export function decideRollout(i: RolloutInput): RolloutDecision {
         rollbackStarted = { reason: failure.reason, manual: false };
         rollout = { ...r, state: 'Failed', message: `${failure.reason}: ${failure.message}`.slice(0, 1024) };
         events.push({
-          key: `rollback/${target}/${to}/${now}`,
+          key: `rollback/${target}/${to}/${failure.reason}/${once}`,
           type: 'Warning',
           reason: 'RollbackStarted',
           message: `revision ${target} failed (${failure.reason}: ${failure.message}); rolling both components back to ${to}`,
@@ -404,7 +409,7 @@ export function decideRollout(i: RolloutInput): RolloutDecision {
       } else {
         rollout = { ...r, state: 'Failed', message: `${failure.reason}: ${failure.message}`.slice(0, 1024) };
         events.push({
-          key: `failed/${target}`,
+          key: `failed/${target}/${once}`,
           type: 'Warning',
           reason: 'RolloutFailed',
           message: `revision ${target} failed (${failure.reason}: ${failure.message})${to ? '' : '; no good revision to roll back to'}`,
@@ -449,7 +454,7 @@ export function decideRollout(i: RolloutInput): RolloutDecision {
     setHistory(target, { result: 'Good', promotedAt: now });
     rollout = { ...rr, state: 'Promoted', message: undefined };
     events.push({
-      key: `promoted/${target}`,
+      key: `promoted/${target}/${once}`,
       type: 'Normal',
       reason: 'Promoted',
       message: `revision ${target} (version ${release.version}) is good after ${bakeMs / 1000}s`,
