@@ -5,7 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { outOfDate } from '../../hack/generate.js';
 import { repoRoot } from '../../hack/cluster/config.js';
 import { buildCrd, openApiSchema, structuralViolations } from './crd.js';
-import { KIND_NAMES, KINDS, type KindName } from './kinds.js';
+import { KIND_NAMES, KINDS, type KindDef, type KindName } from './kinds.js';
 import { validateSpec } from './validate.js';
 
 describe('CRD generation', () => {
@@ -51,6 +51,7 @@ describe('CRD generation', () => {
       'Ready',
       'Reason',
       KINDS[k].keyColumn.name,
+      ...((KINDS[k] as KindDef).extraColumns ?? []).map((c) => c.name),
       'Suspended',
       'Age',
     ]);

@@ -74,6 +74,7 @@ export function buildCrd(name: KindName): Json {
             { name: 'Ready', type: 'string', jsonPath: `${ready}.status`, description: 'Ready condition status.' },
             { name: 'Reason', type: 'string', jsonPath: `${ready}.reason`, description: 'Ready condition reason.' },
             def.keyColumn,
+            ...((def as KindDef).extraColumns ?? []),
             suspendedColumn(def),
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

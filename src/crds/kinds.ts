@@ -36,6 +36,8 @@ export interface KindDef {
    * paused by annotation, so their Suspended column is shown only with -o wide.
    */
   suspendField?: string;
+  /** Kind-specific columns shown after the key column (e.g. a SmartCloudOpsApp's ready components and revision). */
+  extraColumns?: PrinterColumn[];
 }
 
 export const KINDS = {
@@ -50,6 +52,20 @@ export const KINDS = {
     status: SmartCloudOpsAppStatus,
     keyColumn: { name: 'Version', type: 'string', jsonPath: '.spec.version', description: 'Application version.' },
     suspendField: 'spec.paused',
+    extraColumns: [
+      {
+        name: 'Components',
+        type: 'string',
+        jsonPath: '.status.readyComponents',
+        description: 'Components available, e.g. 2/2.',
+      },
+      {
+        name: 'Revision',
+        type: 'string',
+        jsonPath: '.status.currentRevision',
+        description: 'The revision the components run.',
+      },
+    ],
   },
   BackupSchedule: {
     kind: 'BackupSchedule',

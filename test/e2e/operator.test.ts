@@ -42,6 +42,12 @@ const KINDS_WITH_SAMPLES: KindName[] = [
   'CertRenewal',
 ];
 
+// Kinds whose capability is built report their own Ready: the SmartCloudOpsApp sample's Secrets do not exist here,
+// so it holds its children and says so.
+const BUILT: Partial<Record<KindName, { status: string; reason: string }>> = {
+  SmartCloudOpsApp: { status: 'False', reason: 'SecretMissing' },
+};
+
 describe('operator', () => {
   let client: KubeClient;
   let ns: string;
@@ -96,11 +102,22 @@ describe('operator', () => {
       });
     }
     for (const s of samples) {
+      const built = BUILT[s.kind as KindName];
       const obj = await eventually(`${s.kind} reconciled`, async () => {
         const o = await client.get<CR>(resourceRefOf(s.kind as KindName), ns, s.metadata.name as string);
-        return cond(o, 'Ready')?.reason === 'NotImplemented' ? o : undefined;
+        return cond(o, 'Ready')?.reason === (built?.reason ?? 'NotImplemented') ? o : undefined;
       });
       expect(obj.status?.observedGeneration).toBe(obj.metadata.generation);
+      if (built) {
+        expect(cond(obj, 'Ready')?.status).toBe(built.status);
+        expect(obj.status?.conditions?.slice(0, 4).map((c) => c.type)).toEqual([
+          'Ready',
+          'Reconciling',
+          'Stalled',
+          'Suspended',
+        ]);
+        continue;
+      }
       expect(obj.status?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
         ['Ready', 'Unknown', 'NotImplemented'],
         ['Reconciling', 'False', 'NotImplemented'],
@@ -142,7 +159,7 @@ describe('operator', () => {
       });
       expect(cond(obj, 'Suspended')?.reason).toBe(reason);
       // Ready stays the capability's judgement; suspension is reported beside it.
-      expect(cond(obj, 'Ready')).toMatchObject({ status: 'Unknown', reason: 'NotImplemented' });
+      expect(cond(obj, 'Ready')).toMatchObject(BUILT[kind] ?? { status: 'Unknown', reason: 'NotImplemented' });
       const { stdout: table } = await kubectl('get', KINDS[kind].singular, name, '-n', ns);
       expect(table).toMatch(/SUSPENDED/);
       expect(table.split('\n')[1]).toMatch(/\sTrue\s+\S+$/); // SUSPENDED True, then AGE

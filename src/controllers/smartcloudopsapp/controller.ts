@@ -1,10 +1,10 @@
-// SmartCloudOpsApp controller: validation and the status contract. Deploying, watching and rolling back the
-// components is the SmartCloudOpsApp capability, built on this.
-import { Reason } from '../../crds/conditions.js';
+// SmartCloudOpsApp controller: the semantic checks beyond the schema, and the capability (capability.ts) that
+// deploys, watches and rolls back the components, on the seam.
 import type { SmartCloudOpsAppSpec } from '../../crds/smartcloudopsapp.js';
 import { checkCron, checkTimeZone, parseQuantity, type FieldError } from '../../crds/validate.js';
-import { specController, type CustomObject, type KindController } from '../base.js';
-import { notImplemented } from '../status.js';
+import { capabilityController } from '../../runtime/children-capability.js';
+import type { CustomObject } from '../base.js';
+import { appCapability } from './capability.js';
 
 type Resources = NonNullable<SmartCloudOpsAppSpec['backend']['resources']>;
 
@@ -32,14 +32,4 @@ export function semantic(_obj: CustomObject<SmartCloudOpsAppSpec>, spec: SmartCl
   ];
 }
 
-/** Ready for a valid spec: the capability's own judgement replaces this when it lands. */
-export const ready = notImplemented('SmartCloudOpsApp', 'deploying, watching and rolling back the components');
-
-export const smartCloudOpsAppKind: KindController<SmartCloudOpsAppSpec> = {
-  kind: 'SmartCloudOpsApp',
-  semantic,
-  ready,
-  suspended: (spec) => (spec.paused ? Reason.SpecPaused : undefined),
-};
-
-export const smartCloudOpsAppController = specController(smartCloudOpsAppKind);
+export const smartCloudOpsAppController = capabilityController(appCapability({ semantic }));
