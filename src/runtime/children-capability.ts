@@ -175,10 +175,14 @@ export class ChildSync {
       const plan = planChild(full, cached);
       const id = `${d.kind}/${name}`;
       obs.yielded.push(...plan.yielded.map((p) => `${id}:${p}`));
-      if (plan.action === 'none') continue;
       const key = `${ref.plural}.${ref.group}/${ns}/${name}`;
       const exp = this.applied.get(key);
-      if (exp && exp.until > now && exp.rv === cached?.metadata.resourceVersion) continue; // cache not caught up
+      // The cache has seen a version other than the one we wrote over: the expectation is met. Forgetting it here
+      // (not only at its TTL) lets a child deleted soon after we created it be re-created at once — otherwise its
+      // absence would look like "the cache has not seen our create yet" for up to 30 s, with nothing to requeue.
+      if (exp && exp.rv !== cached?.metadata.resourceVersion) this.applied.delete(key);
+      if (plan.action === 'none') continue;
+      if (exp && this.applied.has(key) && exp.until > now && exp.rv === cached?.metadata.resourceVersion) continue; // cache not caught up
       if (cached && this.deleting.has(cached.metadata.uid as string)) {
         synced = false; // the old one is still going away
         continue;
