@@ -140,7 +140,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
   const synced = readsAtSync(healthPort, metricsPort);
   // Wait for at least one status write per app (the operator's own counter: cheap), then list the apps (the bench's
   // own client) until every status is current and settled.
-  let last = 0;
+  let last: number;
   for (;;) {
     let m = new Map<string, number>();
     try {
@@ -205,7 +205,7 @@ async function childrenOf(
 ): Promise<Map<string, { ref: ResourceRef; obj: KubeObject }[]>> {
   const by = new Map<string, { ref: ResourceRef; obj: KubeObject }[]>();
   for (const ref of [...(def.owns ?? []), ...(def.ownsOptional ?? [])]) {
-    let objs: KubeObject[] = [];
+    let objs: KubeObject[];
     try {
       objs = await listAll(client, ref, ns, MANAGED_BY_SELECTOR);
     } catch {
