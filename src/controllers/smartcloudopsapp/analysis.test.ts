@@ -36,9 +36,10 @@ describe('queries', () => {
   });
   test('5xx ratio, request count and p95 per component over the window', () => {
     const q = analysisQueries(sel, 42);
+    const total = `sum by (app_kubernetes_io_component) (increase(http_requests_total{${seriesSelector(sel)}}[42s]))`;
     expect(q.errorRate).toBe(
-      `sum by (app_kubernetes_io_component) (increase(http_requests_total{${seriesSelector(sel)},code=~"5.."}[42s]))` +
-        ` / sum by (app_kubernetes_io_component) (increase(http_requests_total{${seriesSelector(sel)}}[42s]))`,
+      `(sum by (app_kubernetes_io_component) (increase(http_requests_total{${seriesSelector(sel)},code=~"5.."}[42s]))` +
+        ` or ${total} * 0) / ${total}`,
     );
     expect(q.requests).toBe(
       `sum by (app_kubernetes_io_component) (increase(http_requests_total{${seriesSelector(sel)}}[42s]))`,

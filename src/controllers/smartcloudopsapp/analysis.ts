@@ -72,7 +72,8 @@ export function analysisQueries(
   const total = `sum by (${by}) (increase(http_requests_total{${s}}${w}))`;
   return {
     requests: total,
-    errorRate: `sum by (${by}) (increase(http_requests_total{${s},code=~"5.."}${w})) / ${total}`,
+    // A revision that answered no 5xx has no 5xx series at all: `or … * 0` makes that a ratio of 0, not "no data".
+    errorRate: `(sum by (${by}) (increase(http_requests_total{${s},code=~"5.."}${w})) or ${total} * 0) / ${total}`,
     p95: `histogram_quantile(0.95, sum by (${by}, le) (rate(http_request_duration_seconds_bucket{${s}}${w})))`,
   };
 }
