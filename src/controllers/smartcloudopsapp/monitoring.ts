@@ -156,7 +156,7 @@ export function alertRules(app: AppObject): AlertRule[] {
       labels: labels('warning'),
       annotations: doc(
         `${name}: {{ $labels.pod }} uses more than ${THRESHOLDS.cpuCores} CPU`,
-        'CPU usage {{ $value | humanize }} cores over 5 minutes.',
+        'CPU usage {{ $value | printf "%.2f" }} cores over 5 minutes.',
         'High CPU Usage',
       ),
     },
