@@ -13,9 +13,11 @@ import { probeOk, request, type TlsFiles } from './http.js';
 import { nodeDown, nodeNetworkStep, nodeRecorded, nodeSteps } from './node.js';
 import { ensurePki, kubeconfigYaml, pkiPaths } from './pki.js';
 import { assertPortFree, ClusterError, isOurs, startDaemon, stopProcess, waitFor, type ProcRecord } from './proc.js';
+import { monitoringSteps } from './prometheus.js';
 import { serviceSteps } from './services.js';
 
-export type Group = 'cluster' | 'node' | 'services';
+/** `monitoring`: Prometheus (prometheus.ts), scraping the real node's pods through the cluster's kubeconfig. */
+export type Group = 'cluster' | 'node' | 'services' | 'monitoring';
 
 export interface State {
   version: 1;
@@ -50,14 +52,14 @@ export interface Step {
   noProcess?: boolean;
 }
 
-export const ALL_GROUPS: Group[] = ['cluster', 'node', 'services'];
+export const ALL_GROUPS: Group[] = ['cluster', 'node', 'services', 'monitoring'];
 
 /**
  * The groups `up` starts when none are named: all of them. SCO_REAL_NODE=0 leaves the real node out (a kwok-only
  * cluster, for a second cluster on a machine whose one real node is taken); `up` says so when it does.
  */
 export function defaultGroups(env: NodeJS.ProcessEnv = process.env): Group[] {
-  return env.SCO_REAL_NODE === '0' ? ['cluster', 'services'] : ALL_GROUPS;
+  return env.SCO_REAL_NODE === '0' ? ['cluster', 'services', 'monitoring'] : ALL_GROUPS;
 }
 
 export function readState(l: Layout): State | undefined {
@@ -334,7 +336,7 @@ interface NodeLike {
 
 /** Every step in start order. The node's network step comes first: no cluster range may leave the machine. */
 export function allSteps(): Step[] {
-  return [nodeNetworkStep, ...clusterSteps, ...nodeSteps, ...serviceSteps];
+  return [nodeNetworkStep, ...clusterSteps, ...nodeSteps, ...serviceSteps, ...monitoringSteps];
 }
 
 function makeCtx(l: Layout, state: State, log: (line: string) => void, started: ProcRecord[]): Ctx {
@@ -470,6 +472,7 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
 }
 
 function portGroup(key: keyof Ports): Group {
+  if (key === 'prometheus') return 'monitoring';
   return key === 'postgres' || key === 'redis' || key === 's3' ? 'services' : 'cluster';
 }
 

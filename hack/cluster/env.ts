@@ -24,12 +24,18 @@ export interface S3Env {
   forcePathStyle: true;
   bucket: string;
 }
+export interface PrometheusEnv {
+  url: string;
+  scrapeIntervalSeconds: number;
+}
 export interface ServicesEnv {
   kubeconfig: string;
   apiserver: string;
   postgres: PostgresEnv;
   redis: RedisEnv;
   s3: S3Env;
+  /** The monitoring group's Prometheus (hack/cluster/prometheus.ts). */
+  prometheus?: PrometheusEnv;
 }
 
 export function readServicesEnv(env: NodeJS.ProcessEnv = process.env): Partial<ServicesEnv> {

@@ -41,7 +41,22 @@ export function operatorRules(defs: ControllerDef[] = controllerDefs()): PolicyR
         verbs: ['create', 'delete', 'get', 'list', 'patch', 'watch'],
       });
     }
-    if (d.owns?.length) {
+    for (const o of d.ownsOptional ?? []) {
+      rules.push({
+        apiGroups: [o.group],
+        resources: [o.plural],
+        verbs: ['create', 'delete', 'get', 'list', 'patch', 'watch'],
+      });
+    }
+    if (d.ownsOptional?.length) {
+      // Whether an optional kind is served: a watch of CRDs (runtime/served-kinds.ts).
+      rules.push({
+        apiGroups: ['apiextensions.k8s.io'],
+        resources: ['customresourcedefinitions'],
+        verbs: ['list', 'watch'],
+      });
+    }
+    if (d.owns?.length || d.ownsOptional?.length) {
       // blockOwnerDeletion on a child needs update of the owner's finalizers (OwnerReferencesPermissionEnforcement).
       rules.push({ apiGroups: [d.for.group], resources: [`${d.for.plural}/finalizers`], verbs: ['update'] });
     }

@@ -22,6 +22,10 @@
 // ReplicaSet controller's "expectations"): an applied child is skipped until its cached resourceVersion moves,
 // a deleted one until it leaves the cache, for at most 30 s; the same status is not written again while the cache
 // still holds the resourceVersion it was written over.
+// `ownsOptional`: child kinds that may not be served (a CRD that may be absent, e.g. the Prometheus Operator's). The
+// manager keeps their caches only while the CRD is served (served-kinds.ts); while it is not, such children are
+// neither observed nor applied nor pruned (a desired one is skipped and childrenSynced is false), so `desired` should
+// leave them out then — ControllerDeps.servedKinds() tells it.
 import { apiVersionOf, isNotFound, KubeApiError, type KubeObject, type ResourceRef } from '../kube/index.js';
 import { controllerRef } from './apply.js';
 import { childObject, hashOf, isControlledChild, planChild, selectPrunable, type CachedChild } from './children.js';
@@ -66,6 +70,8 @@ export interface StatusOutcome {
 export interface CapabilityLogic<O extends KubeObject = KubeObject, X = undefined> {
   for: ResourceRef;
   owns?: ResourceRef[];
+  /** Owned kinds that may not be served: as `owns` while their CRD is served and Established, ignored otherwise. */
+  ownsOptional?: ResourceRef[];
   /**
    * Async, before desired and status: reads outside the caches and effects that are not children, each bounded by
    * a timeout. Its result is passed to desired and status. An error here fails the reconcile (per-key backoff).
@@ -121,12 +127,20 @@ export class ChildSync {
     private readonly deps: ControllerDeps,
     private readonly ownerRef: ResourceRef,
     private readonly owns: ResourceRef[],
+    private readonly optional: ResourceRef[] = [],
   ) {}
+
+  /** The owned kinds whose caches exist now: every `owns`, and the optional ones while served. */
+  private active(): ResourceRef[] {
+    if (!this.optional.length) return this.owns;
+    const served = this.deps.servedKinds();
+    return [...this.owns, ...this.optional.filter((r) => served.served(r))];
+  }
 
   /** The owner's children from the scoped caches (ours by label and controller reference). */
   observe(owner: KubeObject): CachedChild[] {
     const uid = owner.metadata.uid as string;
-    return this.owns.flatMap((r) =>
+    return this.active().flatMap((r) =>
       this.deps
         .children(r)
         .ownedBy(uid)
@@ -135,7 +149,9 @@ export class ChildSync {
   }
 
   private refOf(child: KubeObject): ResourceRef {
-    const ref = this.owns.find((r) => apiVersionOf(r) === child.apiVersion && r.kind === child.kind);
+    const ref = [...this.owns, ...this.optional].find(
+      (r) => apiVersionOf(r) === child.apiVersion && r.kind === child.kind,
+    );
     if (!ref) throw new TerminalError(`${child.apiVersion} ${child.kind} is not among the owned kinds`);
     return ref;
   }
@@ -143,10 +159,15 @@ export class ChildSync {
   async sync(owner: KubeObject, desired: KubeObject[], obs: Observations, ctx: ReconcileContext): Promise<void> {
     const ns = owner.metadata.namespace;
     const now = this.deps.clock.now().getTime();
-    const byRef = new Map<ResourceRef, Set<string>>(this.owns.map((r) => [r, new Set<string>()]));
+    const active = this.active();
+    const byRef = new Map<ResourceRef, Set<string>>(active.map((r) => [r, new Set<string>()]));
     let synced = true;
     for (const d of desired) {
       const ref = this.refOf(d);
+      if (!byRef.has(ref)) {
+        synced = false; // an optional kind the server does not serve (now): nothing to apply it to
+        continue;
+      }
       const name = d.metadata.name as string;
       byRef.get(ref)?.add(name);
       const full = childObject(d, ns, controllerRef(owner, this.ownerRef));
@@ -154,10 +175,14 @@ export class ChildSync {
       const plan = planChild(full, cached);
       const id = `${d.kind}/${name}`;
       obs.yielded.push(...plan.yielded.map((p) => `${id}:${p}`));
-      if (plan.action === 'none') continue;
       const key = `${ref.plural}.${ref.group}/${ns}/${name}`;
       const exp = this.applied.get(key);
-      if (exp && exp.until > now && exp.rv === cached?.metadata.resourceVersion) continue; // cache not caught up
+      // The cache has seen a version other than the one we wrote over: the expectation is met. Forgetting it here
+      // (not only at its TTL) lets a child deleted soon after we created it be re-created at once — otherwise its
+      // absence would look like "the cache has not seen our create yet" for up to 30 s, with nothing to requeue.
+      if (exp && exp.rv !== cached?.metadata.resourceVersion) this.applied.delete(key);
+      if (plan.action === 'none') continue;
+      if (exp && this.applied.has(key) && exp.until > now && exp.rv === cached?.metadata.resourceVersion) continue; // cache not caught up
       if (cached && this.deleting.has(cached.metadata.uid as string)) {
         synced = false; // the old one is still going away
         continue;
@@ -249,7 +274,8 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }, X = 
   cap: CapabilityLogic<O, X>,
 ): ReconcileFn {
   const owns = cap.owns ?? [];
-  const sync = new ChildSync(deps, cap.for, owns);
+  const optional = cap.ownsOptional ?? [];
+  const sync = new ChildSync(deps, cap.for, owns, optional);
   const finalizer = cap.finalizer ?? DEFAULT_FINALIZER;
   // The status last written per object and the resourceVersion it was written over: while the cache still holds
   // that version, the same status is not written again (a child event can reconcile before our write is seen).
@@ -278,7 +304,7 @@ export function seamReconciler<O extends KubeObject & { status?: unknown }, X = 
       return;
     }
     if (cap.finalize && (await ensureFinalizer(deps.client, cap.for, obj, finalizer))) return; // back on its event
-    const observed = observedOf(owns.length ? sync.observe(obj) : []);
+    const observed = observedOf(owns.length || optional.length ? sync.observe(obj) : []);
     const obs: Observations = {
       now: deps.clock.now(),
       applied: [],
@@ -316,6 +342,7 @@ export function capabilityController<O extends KubeObject & { status?: unknown }
     name: cap.name,
     for: cap.for,
     owns: cap.owns ?? [],
+    ownsOptional: cap.ownsOptional,
     watches: cap.watches,
     // A finalizer is added and removed by patching the object itself.
     rbac: [

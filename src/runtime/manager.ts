@@ -12,6 +12,10 @@
 // time are fatal: the process exits naming the informer and its last error instead of holding the Lease idle.
 // Shutdown (controller-runtime's GracefulShutdownTimeout) stops the workers first and releases the Lease only once
 // they have stopped: a standby must not start while our reconciles still write.
+// `ownsOptional` (no controller-runtime equivalent; its Owns() needs the kind at start): child kinds that may not be
+// served. Their scoped caches exist only while served-kinds.ts sees their CRD served and Established: started then
+// (every `for` object enqueued once the cache synced, so desired children can be applied and pruned), stopped and
+// dropped when the CRD goes away (every `for` object enqueued again). They never hold up the caches' sync.
 import http from 'node:http';
 import type net from 'node:net';
 import type { KubeClient, KubeObject, ResourceRef } from '../kube/index.js';
@@ -23,6 +27,7 @@ import { Controller, type ReconcileFn } from './controller.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerHandlers } from './informer.js';
 import { LeaderElector, type LeaseClient, type LeaseConfig } from './leader.js';
+import { ServedKinds } from './served-kinds.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -84,6 +89,11 @@ export interface ControllerDeps {
   enqueue(key: string, afterMs?: number): void;
   /** Registers clean-up run once when the manager stops (before the caches stop): timers, pools, connections. */
   onStop(fn: () => void | Promise<void>): void;
+  /**
+   * Which custom kinds the API server serves now (a shared CRD watch, started with the manager); an `ownsOptional`
+   * kind's scoped cache (`children(ref)`) may only be read while `servedKinds().served(ref)` is true.
+   */
+  servedKinds(): ServedKinds;
 }
 
 /** A watch of any kind: `map` turns a watched object into the keys (namespace/name) of `for` objects to enqueue. */
@@ -103,6 +113,11 @@ export interface ControllerDef {
    * smartcloudops-operator`.
    */
   owns?: ResourceRef[];
+  /**
+   * Child kinds that may not be served (a CRD installed or not): as `owns` while their CRD is served and
+   * Established, absent otherwise (no informer, nothing applied or pruned).
+   */
+  ownsOptional?: ResourceRef[];
   /** Other kinds to watch, each with a map function to the keys to enqueue. */
   watches?: WatchDef[];
   /** RBAC beyond get/list/watch/patch of `for`, its status, the owned and the watched kinds. */
@@ -188,6 +203,7 @@ export class Manager {
   private started = false;
   private synced?: Promise<void>;
   private syncTimer?: NodeJS.Timeout;
+  private served?: ServedKinds;
 
   constructor(private readonly o: ManagerOptions) {
     this.metrics = o.metrics;
@@ -206,6 +222,24 @@ export class Manager {
   /** The shared cache of `ref` (full objects); started at once when the manager already runs. */
   informer<T extends KubeObject = KubeObject>(ref: ResourceRef, labelSelector?: string): InformerSet<T> {
     return this.cacheOf<T>(ref, labelSelector, false);
+  }
+
+  /** The shared watch of served custom kinds (created on first use, started with the manager). */
+  servedKinds(): ServedKinds {
+    if (!this.served) {
+      this.served = new ServedKinds({ client: this.o.client, log: this.o.log });
+      if (this.started) this.served.start();
+    }
+    return this.served;
+  }
+
+  /** Stops and forgets a cache (an optional kind no longer served). */
+  private dropChildren(ref: ResourceRef): void {
+    const id = `${ref.group}/${ref.version}/${ref.plural}?${MANAGED_BY_SELECTOR}#children`;
+    const set = this.informers.get(id);
+    if (!set) return;
+    this.informers.delete(id);
+    for (const i of set.informers) void i.stop();
   }
 
   /** The scoped child cache of an owned kind. */
@@ -269,6 +303,7 @@ export class Manager {
       onStop: (fn) => {
         this.stopHooks.push(fn);
       },
+      servedKinds: () => this.servedKinds(),
     };
     const controller = new Controller({
       name: def.name,
@@ -306,6 +341,36 @@ export class Manager {
       return set;
     };
     for (const w of def.watches ?? []) sets.push(addWatch(w));
+    const wired = new WeakSet<InformerSet>();
+    const enqueueAll = () => cache.list().forEach((o) => q.add(objectKey(o)));
+    for (const ref of def.ownsOptional ?? []) {
+      this.servedKinds().track(ref, (r, served) => {
+        if (!served) {
+          this.o.log.info(
+            { controller: def.name, kind: r.kind, group: r.group },
+            'optional owned kind no longer served',
+          );
+          this.dropChildren(r);
+          enqueueAll();
+          return;
+        }
+        this.o.log.info({ controller: def.name, kind: r.kind, group: r.group }, 'optional owned kind served');
+        const set = this.children(r);
+        if (!wired.has(set)) {
+          wired.add(set);
+          const enqueueOwner = (o: KubeObject) => {
+            const key = controllerOwnerKey(o, def.for);
+            if (key) q.add(key);
+          };
+          set.addHandlers({
+            add: enqueueOwner,
+            update: (a, b) => ownerKeysOnUpdate(a, b, def.for).forEach((k) => q.add(k)),
+            delete: enqueueOwner,
+          });
+        }
+        void set.waitForSync().then(enqueueAll);
+      });
+    }
     this.controllers.push(controller);
     // Added while leading: start once its own caches have synced.
     if (this.leading) {
@@ -340,6 +405,7 @@ export class Manager {
     });
     this.started = true;
     for (const set of this.informers.values()) for (const i of set.informers) i.start();
+    this.served?.start();
     this.synced = this.waitForCacheSync(this.o.cacheSyncTimeoutMs ?? 120_000);
     this.synced.catch((err: Error) => {
       if (this.stopping) return;
@@ -438,6 +504,7 @@ export class Manager {
         );
         await this.events.flush();
         await Promise.all([...this.informers.values()].flatMap((s) => s.informers.map((i) => i.stop())));
+        await this.served?.stop();
         await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
       })(),
       new Promise((r) => (timer = setTimeout(r, left()))),
