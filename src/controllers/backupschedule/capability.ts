@@ -180,11 +180,14 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
     deps.informer(Resources.Secret, undefined, `metadata.name=${name}`).get(ns, name) as
       (KubeObject & { data?: Record<string, string> }) | undefined;
 
-  // The app's database Secret changes with the app: reconcile the schedules that back it up.
-  void deps.watch({
-    resource: APP,
-    map: (a) => enqueueFor(a.metadata.namespace as string, (bs) => bs.spec?.appRef?.name === a.metadata.name),
-  });
+  // The app's database Secret changes with the app: reconcile the schedules that back it up (added on first use:
+  // watches cannot be added while the manager builds this controller).
+  let appWatch: Promise<void> | undefined;
+  const watchApps = () =>
+    (appWatch ??= deps.watch({
+      resource: APP,
+      map: (a) => enqueueFor(a.metadata.namespace as string, (bs) => bs.spec?.appRef?.name === a.metadata.name),
+    }));
 
   function stateOf(obj: BackupScheduleObject): ObjState {
     const k = key(obj);
@@ -228,6 +231,7 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
     const image = spec.jobTemplate?.image ?? o.agentImage;
     let dbSecret = spec.database?.secretRef.name;
     if (spec.appRef) {
+      await Promise.race([watchApps(), new Promise((r) => setTimeout(r, WATCH_SYNC_TIMEOUT_MS).unref())]);
       const app = apps.get(ns, spec.appRef.name) as
         { spec?: { database?: { secretRef?: { name?: string } } } } | undefined;
       if (!app)
@@ -373,7 +377,7 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
       if (dest && (destKey !== s.destKey || now.getTime() >= s.nextListAt || (unjudged.length > 0 && !s.store.error))) {
         if (destKey !== s.destKey) s.store = { backups: [] };
         s.destKey = destKey;
-        await relist(s, dest, folder, now, ctx.log as never);
+        await relist(s, dest, folder, now, ctx);
         listedNow = !s.store.error;
       }
       const byRun = new Map<string, StoredBackup>();
@@ -410,13 +414,12 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
 
       // Retention, after a fresh listing only; never when the listing failed or the newest run failed.
       if (listedNow && dest) {
-        const lastRunFailed = history[0]?.result === 'Failed';
         const plan = planRetention({
           backups: s.store.backups,
           keepDays: spec.retention?.keepDays ?? 30,
           minKeep: spec.retention?.minKeep ?? 3,
           now,
-          lastRunFailed,
+          lastRun: history[0]?.result,
         });
         s.retention.plan = plan;
         s.retention.lastRunTime = now;

@@ -109,7 +109,7 @@ describe('retention', () => {
     keepDays: 7,
     minKeep: 2,
     now,
-    lastRunFailed: false,
+    lastRun: 'Succeeded' as const,
     ...over,
   });
 
@@ -132,10 +132,15 @@ describe('retention', () => {
     );
   });
 
-  test('nothing is deleted while the newest run failed', () => {
-    const p = planRetention(input([stored(1, 'a'), stored(10, 'b'), stored(20, 'c')], { lastRunFailed: true }));
-    expect(p.delete).toEqual([]);
-    expect(p.held).toMatch(/failed/);
+  test('nothing is deleted while the newest run failed, nor before a first run finished', () => {
+    const b = [stored(1, 'a'), stored(10, 'b'), stored(20, 'c')];
+    const failed = planRetention(input(b, { lastRun: 'Failed' }));
+    expect(failed.delete).toEqual([]);
+    expect(failed.held).toMatch(/failed/);
+    const none = planRetention(input(b, { lastRun: undefined }));
+    expect(none.delete).toEqual([]);
+    expect(none.held).toMatch(/no run/);
+    expect(planRetention(input(b)).delete).toHaveLength(2);
   });
 });
 

@@ -4,7 +4,8 @@
 //     objects without a valid manifest (a failed or truncated run) are never deleted by retention, only reported;
 //   - the newest `minKeep` verified backups are kept whatever their age; of the others, those started more than
 //     `keepDays` ago are deleted — each of them therefore has at least minKeep newer verified backups;
-//   - nothing is deleted when the listing failed (no plan is made) or when the newest finished run failed.
+//   - nothing is deleted when the listing failed (no plan is made), and only after a run of this schedule succeeded:
+//     not before its first run has finished, and not while its newest finished run failed.
 // The manifest is deleted before its dump, so an interrupted deletion leaves an unverified dump, never a manifest
 // that points to nothing.
 import { verdictOf, type StoredBackup } from './judge.js';
@@ -14,8 +15,8 @@ export interface RetentionInput {
   keepDays: number;
   minKeep: number;
   now: Date;
-  /** The newest finished run failed: hold every deletion until a run succeeds. */
-  lastRunFailed: boolean;
+  /** The newest finished run of this schedule: deletions only when it succeeded. */
+  lastRun: 'Succeeded' | 'Failed' | undefined;
 }
 
 export interface RetentionPlan {
@@ -45,8 +46,13 @@ export function planRetention(i: RetentionInput): RetentionPlan {
     unverified,
     ...(kept.length ? { oldestKept: kept[kept.length - 1]!.startedAt } : {}),
   };
-  if (i.lastRunFailed) {
-    if (pruned.length) out.held = 'the newest backup run failed: nothing is deleted until a run succeeds';
+  if (i.lastRun !== 'Succeeded') {
+    if (pruned.length) {
+      out.held =
+        i.lastRun === 'Failed'
+          ? 'the newest backup run failed: nothing is deleted until a run succeeds'
+          : 'no run of this schedule has finished yet: nothing is deleted until one succeeds';
+    }
     const oldest = verified.at(-1);
     if (oldest) out.oldestKept = oldest.startedAt;
     return out;

@@ -43,6 +43,11 @@ export class BackupStore {
   private readonly clients = new Map<string, S3Client>();
   private readonly manifests = new Map<string, { etag: string; manifest?: Manifest; error?: string }>();
 
+  constructor() {
+    // The SDK warns once per process about Node 20's end of support; the operator's log is not the place for it.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  }
+
   client(d: Destination): S3Client {
     const id = createHash('sha256').update(JSON.stringify(d)).digest('hex');
     let c = this.clients.get(id);
