@@ -92,13 +92,26 @@ async function agentImage(client: KubeClient): Promise<string> {
   return ref;
 }
 
-/** A TCP forwarder on the bridge address to a loopback port (the pods' way to PostgreSQL and S3). */
-function forward(targetPort: number): Promise<{ port: number; close(): void }> {
+/**
+ * A TCP forwarder on the bridge address to a loopback port (the pods' way to PostgreSQL and S3). With `cutOn`, the
+ * S3 endpoint it stands for stops at the first request that matches (e.g. the upload of a dump): that request is not
+ * passed on, every connection is reset and nothing listens any more.
+ */
+function forward(targetPort: number, cutOn?: RegExp): Promise<{ port: number; close(): void; cut: boolean }> {
   const sockets = new Set<net.Socket>();
+  const state = { port: 0, cut: false, close: () => undefined as void };
   const server = net.createServer((c) => {
     const u = net.connect(targetPort, '127.0.0.1');
     sockets.add(c).add(u);
-    c.pipe(u).pipe(c);
+    c.on('data', (chunk: Buffer) => {
+      if (cutOn && cutOn.test(chunk.toString('latin1'))) {
+        state.cut = true;
+        state.close();
+        return;
+      }
+      u.write(chunk);
+    });
+    u.pipe(c);
     const end = () => {
       c.destroy();
       u.destroy();
@@ -108,17 +121,16 @@ function forward(targetPort: number): Promise<{ port: number; close(): void }> {
     c.on('error', end).on('close', end);
     u.on('error', end).on('close', end);
   });
+  state.close = () => {
+    for (const s of sockets) s.resetAndDestroy();
+    server.close();
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, BRIDGE_IP, () =>
-      resolve({
-        port: (server.address() as net.AddressInfo).port,
-        close: () => {
-          for (const s of sockets) s.destroy();
-          server.close();
-        },
-      }),
-    );
+    server.listen(0, BRIDGE_IP, () => {
+      state.port = (server.address() as net.AddressInfo).port;
+      resolve(state);
+    });
   });
 }
 
@@ -138,6 +150,7 @@ const secretObj = (name: string, data: Record<string, string>) => ({
   let image: string;
   let pgFwd: { port: number; close(): void };
   let s3Fwd: { port: number; close(): void };
+  let s3Cut: { port: number; close(): void; cut: boolean };
   let op: OperatorProcess | undefined;
   let ops = 0;
   const prefix = 'e2e';
@@ -261,6 +274,7 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     s3.destroy();
     pgFwd = await forward(postgresEnv().port);
     s3Fwd = await forward(Number(new URL(s3Env().endpoint).port));
+    s3Cut = await forward(Number(new URL(s3Env().endpoint).port), /^PUT [^ ]*\.sql\.gz/);
     const pg = postgresEnv();
     const s3e = s3Env();
     for (const s of [
@@ -289,6 +303,7 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     if (ns) await deleteNamespace(client, ns);
     pgFwd?.close();
     s3Fwd?.close();
+    s3Cut?.close();
     if (db) await dropDatabase(db).catch(() => undefined);
     if (bucket) {
       const s3 = s3Client();
@@ -319,6 +334,7 @@ const secretObj = (name: string, data: Record<string, string>) => ({
       ['nobucket', { immediate: true }, { bucket: `${bucket}-missing` }],
       ['nocreds', { immediate: true }, { credentialsSecretRef: { name: 'no-such-secret' } }],
       ['badcron', { schedule: '61 * * * *' }, {}],
+      ['s3cut', { immediate: true }, { endpoint: `http://${BRIDGE_IP}:${s3Cut.port}` }],
     ];
     for (const [name, over, dest] of failures) {
       await client.create(BS, { ...schedule(name, over, dest), metadata: { name, namespace: ns } });
@@ -403,6 +419,14 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     await eventually('missing bucket', async () => (await reasonOf('nobucket')) === 'BucketNotFound', {
       timeoutMs: 60_000,
     });
+    // S3 stopped while the dump was being uploaded: a failed run with the storage reason, no manifest, no crash.
+    await eventually(
+      'S3 stopped mid-upload',
+      async () => ['StorageUnreachable', 'UploadFailed'].includes((await reasonOf('s3cut')) ?? ''),
+      { timeoutMs: 90_000 },
+    );
+    expect(s3Cut.cut).toBe(true);
+    expect(condition(await get('s3cut'), 'Ready')).toMatchObject({ status: 'False', reason: 'StorageUnreachable' });
     const nocreds = await get('nocreds');
     expect(condition(nocreds, 'Ready')).toMatchObject({ status: 'False', reason: 'CredentialsSecretMissing' });
     const badcron = await get('badcron');
@@ -411,7 +435,9 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     const names = (await jobs()).map((j) => j.metadata.name as string);
     expect(names.filter((n) => n.startsWith('nocreds-') || n.startsWith('badcron-'))).toEqual([]);
     expect(names.filter((n) => n.startsWith('wrongpw-'))).toHaveLength(1);
-    for (const n of ['wrongpw', 'nobucket']) {
+    expect(names.filter((n) => n.startsWith('s3cut-'))).toHaveLength(1);
+    expect(op!.exited).toBeUndefined();
+    for (const n of ['wrongpw', 'nobucket', 's3cut']) {
       expect((await listKeys(folder(n))).filter((k) => k.endsWith('.manifest.json'))).toEqual([]);
     }
     expect(condition(await get('nobucket'), 'Ready')).toMatchObject({ reason: 'BucketNotFound' });

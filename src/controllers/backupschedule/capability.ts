@@ -37,7 +37,7 @@ import {
 import { planSchedule, type SchedulePlan } from './plan.js';
 import { planRetention, type RetentionPlan } from './retention.js';
 import { cronOf, scheduleFolderName } from './schedule.js';
-import { backupStatus, HISTORY_LIMIT, withConditions, type StoreView } from './status.js';
+import { backupStatus, HISTORY_LIMIT, lastSuccess, withConditions, type StoreView } from './status.js';
 import { BackupStore, StoreError, type Destination } from './store.js';
 
 export const RELIST_MS = 10 * 60_000;
@@ -461,6 +461,12 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
       for (const j of jobs) jobOfRun.set(j.metadata.labels?.[LABEL_RUN] ?? '', j.metadata.name as string);
       for (const h of history) if (!jobOfRun.has(h.runId)) jobOfRun.set(h.runId, h.job);
 
+      const good = lastSuccess(s.store, jobOfRun);
+      if (good) {
+        m.lastSuccess.set({ namespace: ns, name }, new Date(good.completedAt).getTime() / 1000);
+        m.size.set({ namespace: ns, name }, good.size);
+        m.duration.set({ namespace: ns, name }, Number.parseFloat(good.duration));
+      }
       const plan = planSchedule({
         name,
         createdAt: new Date(obj.metadata.creationTimestamp as string),
@@ -565,13 +571,6 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
         readiness: out.readiness,
       });
       const conditions = withConditions(d.status.conditions as never, out.conditions, gen, now);
-      const ns = obj.metadata.namespace as string;
-      const name = obj.metadata.name as string;
-      if (out.success) {
-        m.lastSuccess.set({ namespace: ns, name }, new Date(out.success.completedAt).getTime() / 1000);
-        m.size.set({ namespace: ns, name }, out.success.size);
-        m.duration.set({ namespace: ns, name }, Number.parseFloat(out.success.duration));
-      }
       const r = ext.retention;
       const status: Record<string, unknown> = {
         observedGeneration: gen,
