@@ -59,6 +59,11 @@ const FLAGS: Record<string, Flag> = {
     default: '20s',
     help: 'Bound of the whole graceful shutdown (keep it below the pod terminationGracePeriodSeconds)',
   },
+  'agent-image': {
+    env: 'SCO_OPERATOR_IMAGE',
+    default: '',
+    help: "Image of the backup agent run by BackupSchedule Jobs: the operator's own image",
+  },
   'cache-sync-timeout': {
     env: 'CACHE_SYNC_TIMEOUT',
     default: '2m',
@@ -93,6 +98,8 @@ export interface Config {
   resyncMs: number;
   shutdownTimeoutMs: number;
   cacheSyncTimeoutMs: number;
+  /** The operator's own image, for backup Jobs; empty when unknown. */
+  agentImage: string;
 }
 
 export class ConfigError extends Error {}
@@ -175,6 +182,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     resyncMs: dur('resync-period'),
     shutdownTimeoutMs: dur('shutdown-timeout'),
     cacheSyncTimeoutMs: dur('cache-sync-timeout'),
+    agentImage: get('agent-image'),
   };
   if (!(cfg.leaseDurationMs > cfg.renewDeadlineMs && cfg.renewDeadlineMs > cfg.retryPeriodMs)) {
     throw new ConfigError(

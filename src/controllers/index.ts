@@ -6,10 +6,15 @@ import { drDrillController } from './drdrill/controller.js';
 import { scalingPolicyController } from './scalingpolicy/controller.js';
 import { smartCloudOpsAppController } from './smartcloudopsapp/controller.js';
 
-export function controllerDefs(): ControllerDef[] {
+export interface ControllerOptions {
+  /** The operator's own image: backup Jobs run the agent from it (--agent-image). */
+  agentImage?: string;
+}
+
+export function controllerDefs(o: ControllerOptions = {}): ControllerDef[] {
   return [
     smartCloudOpsAppController,
-    backupScheduleController,
+    backupScheduleController(o),
     scalingPolicyController,
     drDrillController,
     certRenewalController,

@@ -2,6 +2,7 @@
 // floor of good backups.
 import { Resources } from './smartcloudopsapp.js';
 import {
+  Arr,
   Bool,
   commonStatus,
   Cron,
@@ -10,8 +11,10 @@ import {
   Obj,
   ObjectName,
   Optional,
+  SecretKeyRef,
   SecretRef,
   Str,
+  StrMap,
   type Static,
 } from './schema.js';
 
@@ -120,6 +123,38 @@ export const BackupScheduleSpec = Obj(
             }),
           ),
           data: Optional(Bool({ description: 'Copy application data volumes.', default: false })),
+          dataVolumes: Optional(
+            Arr(
+              Obj(
+                {
+                  name: Str({
+                    description: 'Name of this part in the manifest (e.g. uploads).',
+                    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+                    minLength: 1,
+                    maxLength: 40,
+                  }),
+                  claimName: ObjectName('PersistentVolumeClaim in this namespace, mounted read-only.'),
+                  path: Optional(
+                    Str({
+                      description: 'Directory inside the volume to copy; the whole volume when unset.',
+                      pattern: '^[^\\s]*$',
+                      maxLength: 512,
+                    }),
+                  ),
+                },
+                { description: 'One data volume copied as a tar.gz part of its own.' },
+              ),
+              {
+                description: 'PVC paths copied when data is true (uploads, models).',
+                maxItems: 8,
+                listType: 'map',
+                listMapKeys: ['name'],
+              },
+            ),
+          ),
+          encryptionKeySecretRef: Optional(
+            SecretKeyRef('Key that encrypts exported Secrets (secrets: Encrypted).', 'key'),
+          ),
         },
         {
           description: 'What each backup contains.',
@@ -195,6 +230,32 @@ export const BackupScheduleSpec = Obj(
             }),
           ),
           resources: Optional(Resources),
+          nodeSelector: Optional(
+            StrMap(Str({ description: 'Label value.', maxLength: 63 }), {
+              description: 'Node labels the backup pods must run on.',
+              maxProperties: 16,
+            }),
+          ),
+          tolerations: Optional(
+            Arr(
+              Obj(
+                {
+                  key: Optional(
+                    Str({ description: 'Taint key; empty with operator Exists matches all.', maxLength: 316 }),
+                  ),
+                  operator: Optional(Enum(['Exists', 'Equal'] as const, { description: 'Exists or Equal.' })),
+                  value: Optional(Str({ description: 'Taint value for operator Equal.', maxLength: 63 })),
+                  effect: Optional(
+                    Enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const, {
+                      description: 'Taint effect to tolerate; all when unset.',
+                    }),
+                  ),
+                },
+                { description: 'A toleration, as a Pod spec has it.' },
+              ),
+              { description: 'Tolerations of the backup pods.', maxItems: 16 },
+            ),
+          ),
         },
         { description: 'How the backup Jobs run.', default: {} },
       ),
@@ -217,6 +278,75 @@ export const BackupScheduleStatus = Obj(
     ...commonStatus,
     lastScheduleTime: Optional(Str({ description: 'When the last backup was started.', format: 'date-time' })),
     nextScheduleTime: Optional(Str({ description: 'When the next backup is due.', format: 'date-time' })),
+    lastManualRequest: Optional(
+      Str({ description: 'The last ops.smartcloudops.ai/backup-now value acted on.', maxLength: 253 }),
+    ),
+    lastSuccessfulBackup: Optional(
+      Obj(
+        {
+          key: Str({ description: 'Key of the dump object.', maxLength: 1024 }),
+          manifestKey: Optional(Str({ description: 'Key of its manifest.', maxLength: 1024 })),
+          size: Int({ description: 'Bytes of the dump object.', minimum: 0, format: 'int64' }),
+          sha256: Str({ description: 'sha256 of the dump, from the manifest.', maxLength: 64 }),
+          completedAt: Str({ description: 'When the backup completed.', format: 'date-time' }),
+          duration: Str({ description: 'How long it took, e.g. 12.3s.', maxLength: 32 }),
+          job: Optional(Str({ description: 'The Job that took it.', maxLength: 253 })),
+        },
+        { description: 'The newest backup with a valid manifest whose object matches it.' },
+      ),
+    ),
+    lastFailedBackup: Optional(
+      Obj(
+        {
+          reason: Str({ description: 'CamelCase reason, e.g. DatabaseAuthFailed, BucketNotFound.', maxLength: 128 }),
+          message: Str({ description: 'What failed.', maxLength: 2048 }),
+          job: Optional(Str({ description: 'The Job that failed.', maxLength: 253 })),
+          failedAt: Optional(Str({ description: 'When the failure was seen.', format: 'date-time' })),
+        },
+        { description: 'The newest failed run.' },
+      ),
+    ),
+    active: Optional(
+      Arr(Str({ description: 'Job name.', maxLength: 253 }), { description: 'Backup Jobs running now.', maxItems: 16 }),
+    ),
+    history: Optional(
+      Arr(
+        Obj(
+          {
+            job: Str({ description: 'Job name.', maxLength: 253 }),
+            scheduledAt: Optional(Str({ description: 'The tick it ran for.', format: 'date-time' })),
+            trigger: Str({ description: 'Schedule, Immediate or Manual.', maxLength: 32 }),
+            result: Enum(['Succeeded', 'Failed'] as const, { description: 'Outcome of the run.' }),
+            finishedAt: Optional(Str({ description: 'When the run finished.', format: 'date-time' })),
+            reason: Optional(Str({ description: 'Reason of a failure.', maxLength: 128 })),
+            key: Optional(Str({ description: 'Key of the dump of a success.', maxLength: 1024 })),
+          },
+          { description: 'One finished run.' },
+        ),
+        { description: 'Finished runs, newest first (at most 10).', maxItems: 10 },
+      ),
+    ),
+    retention: Optional(
+      Obj(
+        {
+          verified: Int({ description: 'Verified backups under this schedule.', minimum: 0 }),
+          unverified: Int({ description: 'Objects without a valid manifest or whose size differs.', minimum: 0 }),
+          deleted: Int({
+            description: 'Backups deleted by retention, counted since the operator started.',
+            minimum: 0,
+          }),
+          lastDeleted: Optional(
+            Arr(Str({ description: 'Key.', maxLength: 1024 }), {
+              description: 'Keys deleted in the last pass.',
+              maxItems: 20,
+            }),
+          ),
+          lastRunTime: Optional(Str({ description: 'When retention last ran.', format: 'date-time' })),
+          oldestKept: Optional(Str({ description: 'Start of the oldest verified backup kept.', format: 'date-time' })),
+        },
+        { description: 'What retention saw and did.' },
+      ),
+    ),
   },
   { description: 'Observed state of the backup schedule.' },
 );

@@ -77,7 +77,7 @@ export interface ControllerDeps {
   /** The cache of the primary resource. */
   cache: InformerSet;
   /** The full cache of any resource (declared in `watches`, or requested now: it starts at once). */
-  informer(ref: ResourceRef): InformerSet;
+  informer(ref: ResourceRef, labelSelector?: string, fieldSelector?: string): InformerSet;
   /** The scoped cache of an owned kind: only objects labelled managed-by us, shrunk by `childTransform`. */
   children(ref: ResourceRef): InformerSet;
   /** Adds a watch while running (its informer starts at once); resolves once its cache has synced. */
@@ -102,6 +102,8 @@ export interface WatchDef {
   map(obj: KubeObject): string[];
   /** Scope the watch's cache (and its list/watch) by label. */
   labelSelector?: string;
+  /** Scope it by field, e.g. `metadata.name=db-creds` (one object by name, as client-go's fields.OneTermEqualSelector). */
+  fieldSelector?: string;
 }
 
 export interface ControllerDef {
@@ -220,8 +222,12 @@ export class Manager {
   }
 
   /** The shared cache of `ref` (full objects); started at once when the manager already runs. */
-  informer<T extends KubeObject = KubeObject>(ref: ResourceRef, labelSelector?: string): InformerSet<T> {
-    return this.cacheOf<T>(ref, labelSelector, false);
+  informer<T extends KubeObject = KubeObject>(
+    ref: ResourceRef,
+    labelSelector?: string,
+    fieldSelector?: string,
+  ): InformerSet<T> {
+    return this.cacheOf<T>(ref, labelSelector, false, fieldSelector);
   }
 
   /** The shared watch of served custom kinds (created on first use, started with the manager). */
@@ -247,8 +253,14 @@ export class Manager {
     return this.cacheOf<T>(ref, MANAGED_BY_SELECTOR, true);
   }
 
-  private cacheOf<T extends KubeObject>(ref: ResourceRef, labelSelector: string | undefined, child: boolean) {
-    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${child ? '#children' : ''}`;
+  private cacheOf<T extends KubeObject>(
+    ref: ResourceRef,
+    labelSelector: string | undefined,
+    child: boolean,
+    fieldSelector?: string,
+  ) {
+    const fields = fieldSelector ? `&fields=${fieldSelector}` : '';
+    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${fields}${child ? '#children' : ''}`;
     let set = this.informers.get(id);
     if (!set) {
       const scopes = ref.namespaced && this.o.namespaces.length ? this.o.namespaces : [undefined];
@@ -260,6 +272,7 @@ export class Manager {
               resource: ref,
               namespace,
               labelSelector,
+              ...(fieldSelector ? { fieldSelector } : {}),
               transform: child ? childTransform : undefined,
               resyncMs: this.o.resyncMs,
               log: this.o.log,
@@ -285,7 +298,7 @@ export class Manager {
       log: this.o.log,
       metrics: this.metrics,
       cache,
-      informer: (ref) => this.informer(ref),
+      informer: (ref, labelSelector, fieldSelector) => this.informer(ref, labelSelector, fieldSelector),
       children: (ref) => this.children(ref),
       watch: (w) => {
         const set = addWatch(w);
@@ -335,7 +348,7 @@ export class Manager {
       });
     }
     const addWatch = (w: WatchDef): InformerSet => {
-      const set = this.informer(w.resource, w.labelSelector);
+      const set = this.informer(w.resource, w.labelSelector, w.fieldSelector);
       const enqueue = (...objs: KubeObject[]) => new Set(objs.flatMap((o) => w.map(o))).forEach((k) => q.add(k));
       set.addHandlers({ add: enqueue, update: (a, b) => enqueue(a, b), delete: enqueue });
       return set;

@@ -1,23 +1,22 @@
-// BackupSchedule controller: validation and the status contract. Running backups is the BackupSchedule
-// capability, built on this.
-import { Reason } from '../../crds/conditions.js';
+// BackupSchedule controller: validation (the schema, then what admission cannot see: the cron expression and the time
+// zone) and the BackupSchedule capability (capability.ts) on the seam: scheduled, verified backups through Jobs, with
+// retention that never drops below a floor of good backups.
 import type { BackupScheduleSpec } from '../../crds/backupschedule.js';
 import { checkCron, checkTimeZone, type FieldError } from '../../crds/validate.js';
-import { specController, type CustomObject, type KindController } from '../base.js';
-import { notImplemented } from '../status.js';
+import { capabilityController } from '../../runtime/children-capability.js';
+import type { ControllerDef } from '../../runtime/manager.js';
+import type { CustomObject } from '../base.js';
+import { backupCapability } from './capability.js';
 
 export function semantic(_obj: CustomObject<BackupScheduleSpec>, spec: BackupScheduleSpec): FieldError[] {
   return [...checkTimeZone('spec.timeZone', spec.timeZone), ...checkCron('spec.schedule', spec.schedule)];
 }
 
-/** Ready for a valid spec: the capability's own judgement replaces this when it lands. */
-export const ready = notImplemented('BackupSchedule', 'taking, verifying and pruning backups');
+export interface BackupControllerOptions {
+  /** The operator's own image (--agent-image): backup Jobs run the agent from it. */
+  agentImage?: string;
+}
 
-export const backupScheduleKind: KindController<BackupScheduleSpec> = {
-  kind: 'BackupSchedule',
-  semantic,
-  ready,
-  suspended: (spec) => (spec.suspend ? Reason.SpecSuspended : undefined),
-};
-
-export const backupScheduleController = specController(backupScheduleKind);
+export function backupScheduleController(o: BackupControllerOptions = {}): ControllerDef {
+  return capabilityController(backupCapability({ semantic, ...(o.agentImage ? { agentImage: o.agentImage } : {}) }));
+}
