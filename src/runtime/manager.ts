@@ -71,8 +71,11 @@ export interface ControllerDeps {
   metrics: Metrics;
   /** The cache of the primary resource. */
   cache: InformerSet;
-  /** The full cache of any resource (declared in `watches`, or requested now: it starts at once). */
-  informer(ref: ResourceRef): InformerSet;
+  /**
+   * The full cache of any resource (declared in `watches`, or requested now: it starts at once); with a named
+   * `transform`, the cache of that resource shrunk by it (the one a watch with the same transform fills).
+   */
+  informer(ref: ResourceRef, transform?: NamedTransform): InformerSet;
   /** The scoped cache of an owned kind: only objects labelled managed-by us, shrunk by `childTransform`. */
   children(ref: ResourceRef): InformerSet;
   /** Adds a watch while running (its informer starts at once); resolves once its cache has synced. */
@@ -92,6 +95,17 @@ export interface WatchDef {
   map(obj: KubeObject): string[];
   /** Scope the watch's cache (and its list/watch) by label. */
   labelSelector?: string;
+  /** Shrink what the watch's cache keeps (client-go's SetTransform); one cache per resource and transform id. */
+  transform?: NamedTransform;
+}
+
+/**
+ * An informer transform (client-go's cache.TransformFunc) with an id naming its cache: it sees managedFields (which
+ * are dropped after it), so it can keep a digest of them, as the child caches do.
+ */
+export interface NamedTransform {
+  id: string;
+  fn: (obj: KubeObject) => KubeObject;
 }
 
 export interface ControllerDef {
@@ -204,8 +218,12 @@ export class Manager {
   }
 
   /** The shared cache of `ref` (full objects); started at once when the manager already runs. */
-  informer<T extends KubeObject = KubeObject>(ref: ResourceRef, labelSelector?: string): InformerSet<T> {
-    return this.cacheOf<T>(ref, labelSelector, false);
+  informer<T extends KubeObject = KubeObject>(
+    ref: ResourceRef,
+    labelSelector?: string,
+    transform?: NamedTransform,
+  ): InformerSet<T> {
+    return this.cacheOf<T>(ref, labelSelector, false, transform);
   }
 
   /** The scoped child cache of an owned kind. */
@@ -213,8 +231,13 @@ export class Manager {
     return this.cacheOf<T>(ref, MANAGED_BY_SELECTOR, true);
   }
 
-  private cacheOf<T extends KubeObject>(ref: ResourceRef, labelSelector: string | undefined, child: boolean) {
-    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${child ? '#children' : ''}`;
+  private cacheOf<T extends KubeObject>(
+    ref: ResourceRef,
+    labelSelector: string | undefined,
+    child: boolean,
+    named?: NamedTransform,
+  ) {
+    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${child ? '#children' : ''}${named ? `#t:${named.id}` : ''}`;
     let set = this.informers.get(id);
     if (!set) {
       const scopes = ref.namespaced && this.o.namespaces.length ? this.o.namespaces : [undefined];
@@ -226,7 +249,7 @@ export class Manager {
               resource: ref,
               namespace,
               labelSelector,
-              transform: child ? childTransform : undefined,
+              transform: child ? childTransform : named?.fn,
               resyncMs: this.o.resyncMs,
               log: this.o.log,
               observer: this.metrics.informerObserver(),
@@ -251,7 +274,7 @@ export class Manager {
       log: this.o.log,
       metrics: this.metrics,
       cache,
-      informer: (ref) => this.informer(ref),
+      informer: (ref, transform) => this.informer(ref, undefined, transform),
       children: (ref) => this.children(ref),
       watch: (w) => {
         const set = addWatch(w);
@@ -300,7 +323,7 @@ export class Manager {
       });
     }
     const addWatch = (w: WatchDef): InformerSet => {
-      const set = this.informer(w.resource, w.labelSelector);
+      const set = this.informer(w.resource, w.labelSelector, w.transform);
       const enqueue = (...objs: KubeObject[]) => new Set(objs.flatMap((o) => w.map(o))).forEach((k) => q.add(k));
       set.addHandlers({ add: enqueue, update: (a, b) => enqueue(a, b), delete: enqueue });
       return set;
