@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { KubeObject } from '../../kube/index.js';
 import {
+  deploymentRollingOut,
   deploymentTransform,
   DRILL_RESTORE_ANNOTATION,
   freezeSettings,
@@ -67,6 +68,48 @@ describe('deploymentTransform', () => {
       ['kube-controller-manager', 'Update', 'scale'],
       ['smartcloudops-operator-scaling', 'Apply', undefined],
     ]);
+  });
+});
+
+describe('deploymentRollingOut', () => {
+  const dep = (status: Record<string, unknown>) =>
+    deploymentTransform({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'ns', generation: 5 },
+      spec: { replicas: 3 },
+      status,
+    } as unknown as KubeObject) as CachedDeployment;
+  const progressing = (reason: string, status = 'True') => ({ type: 'Progressing', status, reason, message: 'm' });
+
+  test('a new template being rolled out or old replicas left is a rollout', () => {
+    expect(
+      deploymentRollingOut(dep({ replicas: 3, updatedReplicas: 1, conditions: [progressing('ReplicaSetUpdated')] })),
+    ).toBe(true);
+    expect(
+      deploymentRollingOut(
+        dep({ replicas: 4, updatedReplicas: 3, conditions: [progressing('NewReplicaSetAvailable')] }),
+      ),
+    ).toBe(true);
+  });
+
+  test('a scale (generation ahead, new replicas not counted yet) is not; nor a stuck deadline', () => {
+    expect(
+      deploymentRollingOut(
+        dep({
+          observedGeneration: 4,
+          replicas: 1,
+          updatedReplicas: 1,
+          conditions: [progressing('NewReplicaSetAvailable')],
+        }),
+      ),
+    ).toBe(false);
+    expect(
+      deploymentRollingOut(
+        dep({ replicas: 3, updatedReplicas: 3, conditions: [progressing('ProgressDeadlineExceeded', 'False')] }),
+      ),
+    ).toBe(false);
+    expect(deploymentRollingOut(undefined)).toBe(false);
   });
 });
 

@@ -91,6 +91,11 @@ export function deploymentTransform(obj: KubeObject): KubeObject {
   const status: Record<string, unknown> = {};
   for (const k of ['observedGeneration', 'replicas', 'updatedReplicas', 'availableReplicas', 'readyReplicas'])
     if (st[k] !== undefined) status[k] = st[k];
+  const progressing = (st.conditions as { type?: string; status?: string; reason?: string }[] | undefined)?.find(
+    (c) => c.type === 'Progressing',
+  );
+  if (progressing)
+    status.conditions = [{ type: 'Progressing', status: progressing.status, reason: progressing.reason }];
   const out: CachedDeployment = {
     apiVersion: d.apiVersion,
     kind: d.kind,
@@ -107,6 +112,23 @@ export function deploymentTransform(obj: KubeObject): KubeObject {
     replicaOwners: owners,
   };
   return out;
+}
+
+const ROLLING_OUT_REASONS = new Set(['NewReplicaSetCreated', 'FoundNewReplicaSet', 'ReplicaSetUpdated']);
+
+/**
+ * A rollout of the target, from the Deployment controller's Progressing condition (True with a rollout reason until
+ * the new ReplicaSet is available: NewReplicaSetAvailable) or old replicas still running. Not from generation or
+ * replica counts: a scale (the HPA's own) bumps the generation and leaves Progressing alone, so it must not count.
+ */
+export function deploymentRollingOut(d: CachedDeployment | undefined): boolean {
+  if (!d) return false;
+  const st = (d.status ?? {}) as DeploymentView['status'] & {
+    conditions?: { type: string; status?: string; reason?: string }[];
+  };
+  const p = st?.conditions?.find((c) => c.type === 'Progressing');
+  if (p?.status === 'True' && p.reason && ROLLING_OUT_REASONS.has(p.reason)) return true;
+  return (st?.replicas ?? 0) > (st?.updatedReplicas ?? 0);
 }
 
 export const DEPLOYMENT_TRANSFORM: NamedTransform = { id: 'scalingpolicy-target', fn: deploymentTransform };
@@ -279,6 +301,7 @@ export function scalingLogic(deps: ControllerDeps): CapabilityLogic<Obj, Ext> {
               }
             : {}),
           ...(drill ? { drillRestoring: drill } : {}),
+          deploymentRollingOut: deploymentRollingOut(dep),
           policies: claims(ns),
         },
         now,
