@@ -4,29 +4,26 @@
 // bridge (10.250.0.0/24, local: real-node.md), never to any other address.
 // Skipped, saying so, when the cluster has no node labelled smartcloudops.ai/node=real.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { resourceRefOf } from '../../src/crds/kinds.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
 import { installCrds } from '../support/crds.js';
 import { condition, createNamespace, deleteNamespace, eventually, testClient } from '../support/kube.js';
 import { OperatorProcess } from '../support/operator.js';
+import {
+  driveLoad,
+  NODE_LABEL,
+  NODE_VALUE,
+  POLICY,
+  policyObject,
+  replicaWriters,
+  standinDeployment,
+  type Policy,
+} from '../support/scaling.js';
 
 jest.setTimeout(300_000);
 
-const POLICY = resourceRefOf('ScalingPolicy');
-const [NODE_LABEL, NODE_VALUE] = ['smartcloudops.ai/node', 'real'];
-const TAINT_KEY = 'smartcloudops.ai/real-node';
-const IMAGE = 'localhost/smartcloudops/standin:1.0.0';
-const BRIDGE_PREFIX = '10.250.0.';
 const E2E_MANAGER = 'scaling-e2e';
 const SCALING_MANAGER = 'smartcloudops-operator-scaling';
 
-type Policy = KubeObject & {
-  spec: Record<string, unknown>;
-  status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } & Record<
-    string,
-    unknown
-  >;
-};
 interface Deployment extends KubeObject {
   spec: { replicas?: number };
   status?: { replicas?: number; readyReplicas?: number };
@@ -57,104 +54,6 @@ if (!hasRealNode) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A stand-in Deployment on the real node, without spec.replicas (so no manager owns it at first). */
-export function standinDeployment(name: string, ns: string): KubeObject & { spec: Record<string, unknown> } {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: ns, labels: { app: name } },
-    spec: {
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          nodeSelector: { [NODE_LABEL]: NODE_VALUE },
-          tolerations: [{ key: TAINT_KEY, operator: 'Exists', effect: 'NoSchedule' }],
-          terminationGracePeriodSeconds: 1,
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'app',
-              image: IMAGE,
-              imagePullPolicy: 'IfNotPresent',
-              env: [{ name: 'PORTS', value: '5000' }],
-              ports: [{ containerPort: 5000 }],
-              readinessProbe: { httpGet: { path: '/health', port: 5000 }, periodSeconds: 1 },
-              // Small CPU request: a few tens of millicores of /burn are far above 50 %; memory well below 80 %.
-              resources: { requests: { cpu: '10m', memory: '128Mi' } },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-              },
-            },
-          ],
-        },
-      },
-    },
-  };
-}
-
-export function policyObject(name: string, ns: string, spec: Record<string, unknown>): Policy {
-  return { apiVersion: POLICY_API, kind: 'ScalingPolicy', metadata: { name, namespace: ns }, spec };
-}
-const POLICY_API = `${POLICY.group}/${POLICY.version}`;
-
-/** Managers that own spec.replicas of a Deployment (from the API, managedFields included). */
-export function replicaWriters(d: KubeObject): string[] {
-  return ((d.metadata.managedFields ?? []) as { manager?: string; subresource?: string; fieldsV1?: unknown }[])
-    .filter((e) => {
-      const spec = (e.fieldsV1 as Record<string, Record<string, unknown>> | undefined)?.['f:spec'];
-      return spec !== undefined && 'f:replicas' in spec;
-    })
-    .map((e) => `${e.manager}${e.subresource ? `/${e.subresource}` : ''}`);
-}
-
-/** Drives CPU load at the Deployment's ready pods (their bridge IPs only) until stopped. */
-function driveLoad(client: KubeClient, ns: string, app: string, burnMs = 40, workers = 2): () => Promise<number> {
-  let stop = false;
-  let sent = 0;
-  let targets: string[] = [];
-  const refresh = async () => {
-    const pods = await client.list<KubeObject & { status?: { podIP?: string } }>(Resources.Pod, {
-      namespace: ns,
-      labelSelector: `app=${app}`,
-    });
-    targets = pods.items
-      .map((p) => p.status?.podIP)
-      .filter((ip): ip is string => typeof ip === 'string' && ip.startsWith(BRIDGE_PREFIX));
-  };
-  const refresher = (async () => {
-    while (!stop) {
-      await refresh().catch(() => undefined);
-      await sleep(2000);
-    }
-  })();
-  const worker = async (i: number) => {
-    while (!stop) {
-      const ip = targets[(sent + i) % Math.max(1, targets.length)];
-      if (!ip) {
-        await sleep(200);
-        continue;
-      }
-      try {
-        const res = await fetch(`http://${ip}:5000/burn?ms=${burnMs}`, { signal: AbortSignal.timeout(5000) });
-        await res.arrayBuffer();
-      } catch {
-        await sleep(100);
-      }
-      sent++;
-      await sleep(20);
-    }
-  };
-  const all = [refresher, ...Array.from({ length: workers }, (_, i) => worker(i))];
-  return async () => {
-    stop = true;
-    await Promise.all(all);
-    return sent;
-  };
-}
 
 (hasRealNode ? describe : describe.skip)('ScalingPolicy on the real node', () => {
   let client: KubeClient;
