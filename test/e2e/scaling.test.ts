@@ -23,6 +23,7 @@ jest.setTimeout(300_000);
 
 const E2E_MANAGER = 'scaling-e2e';
 const SCALING_MANAGER = 'smartcloudops-operator-scaling';
+const DRILL_ANNOTATION = 'ops.smartcloudops.ai/dr-restore-in-progress';
 
 interface Deployment extends KubeObject {
   spec: { replicas?: number };
@@ -221,6 +222,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     expect(await op.sum('smartcloudops_kube_requests_total', { resource: 'deployments', verb: 'patch' })).toBe(0);
   });
 
+  test('scale-down is frozen while a DR drill restores into the target (annotation), and released after', async () => {
+    const web = standinDeployment('web', ns);
+    const marked = { ...web, metadata: { ...web.metadata, annotations: { [DRILL_ANNOTATION]: 'drill-e2e' } } };
+    await apply(marked as KubeObject);
+    const frozen = await eventually('HPA scale-down disabled', async () => {
+      const h = await getHpa('web');
+      return (h.spec.behavior?.scaleDown as { selectPolicy?: string } | undefined)?.selectPolicy === 'Disabled'
+        ? h
+        : undefined;
+    });
+    expect(frozen.spec.behavior?.scaleUp).toMatchObject({ stabilizationWindowSeconds: 0 }); // scale-up untouched
+    expect(await cond('web', 'Paused')).toMatchObject({ status: 'True', reason: 'DrillInProgress' });
+    await apply(web);
+    await eventually('HPA scale-down enabled again', async () => {
+      const h = await getHpa('web');
+      // Our Disabled is withdrawn; the API server defaults selectPolicy to Max.
+      return (h.spec.behavior?.scaleDown as { selectPolicy?: string } | undefined)?.selectPolicy !== 'Disabled';
+    });
+    expect(await cond('web', 'Paused')).toMatchObject({ status: 'False' });
+  });
+
   test('a window lowers min below the base min at its start and restores it at its end', async () => {
     await eventually('window over', async () => Date.now() > winEnd + 5_000, { timeoutMs: 150_000, intervalMs: 1000 });
     const before = winSamples.filter((s) => s.at < winStart - 1_000 && s.min !== undefined);
@@ -257,6 +279,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     expect(st.mode).toBe('Manual');
     expect(st.hpaRef).toBeUndefined();
     expect(condition(await getPolicy('web'), 'AbleToScale')).toMatchObject({ status: 'False', reason: 'NoHPA' });
+    expect(await op.sum('smartcloudops_scalingpolicy_replica_writes_total')).toBe(1);
+    expect(await cond('web', 'ReplicasOwned')).toMatchObject({ status: 'True', reason: 'OwnedByPolicy' });
+
+    // Another manager applies the same count: it shares the field, and ReplicasOwned names it; it lets go again.
+    const web = standinDeployment('web', ns);
+    await apply({ ...web, spec: { ...web.spec, replicas: 2 } } as KubeObject);
+    const conflict = await eventually('ReplicasOwned=False', async () => {
+      const c = await cond('web', 'ReplicasOwned');
+      return c?.status === 'False' ? c : undefined;
+    });
+    expect(conflict.reason).toBe('FieldManagerConflict');
+    expect(conflict.message).toContain(E2E_MANAGER);
+    await apply(web);
+    await eventually('ReplicasOwned=True again', async () => (await cond('web', 'ReplicasOwned'))?.status === 'True');
+    expect((await getDeployment('web')).spec.replicas).toBe(2);
     expect(await op.sum('smartcloudops_scalingpolicy_replica_writes_total')).toBe(1);
   });
 
@@ -298,7 +335,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
         );
         // Settled: no writer fights, the generation stays put.
         const g = (await getDeployment('web')).metadata.generation;
-        await sleep(spec.mode === 'Auto' ? 20_000 : 5_000);
+        await sleep(spec.mode === 'Auto' ? 16_000 : 5_000); // Auto: longer than one HPA sync period (15 s)
         expect((await getDeployment('web')).metadata.generation).toBe(g);
       }
     } finally {
