@@ -1,6 +1,7 @@
 // ScalingPolicy: HPAs on CPU and memory, a manual mode, schedule windows; it owns the target's replica count.
 import {
   Arr,
+  Bool,
   commonStatus,
   Cron,
   DNS_LABEL_PATTERN,
@@ -96,6 +97,31 @@ export const ScalingPolicySpec = Obj(
     behavior: Optional(
       Passthrough({ description: 'autoscaling/v2 HorizontalPodAutoscalerBehavior, passed to the HPA as is.' }),
     ),
+    scaleDownFreeze: Optional(
+      Obj(
+        {
+          duringRollout: Optional(
+            Bool({
+              description:
+                'Freeze scale-down while the target Deployment rolls out (a new template not yet on every replica).',
+              default: true,
+            }),
+          ),
+          duringDrill: Optional(
+            Bool({
+              description:
+                'Freeze scale-down while a DR drill restores into the target: the target Deployment carries the annotation ops.smartcloudops.ai/dr-restore-in-progress (its value names the drill).',
+              default: true,
+            }),
+          ),
+        },
+        {
+          description:
+            'When the HPA may not scale down (its behavior.scaleDown.selectPolicy is set to Disabled meanwhile; scale-up continues). Auto mode only.',
+          default: {},
+        },
+      ),
+    ),
     windows: Optional(
       Arr(Window, {
         description: 'Time windows with other bounds, e.g. business hours; the first open window wins.',
@@ -128,6 +154,36 @@ export const ScalingPolicyStatus = Obj(
     effectiveMinReplicas: Optional(Int({ description: 'minReplicas after schedule windows.', minimum: 0 })),
     effectiveMaxReplicas: Optional(Int({ description: 'maxReplicas after schedule windows.', minimum: 0 })),
     activeWindow: Optional(Str({ description: 'Name of the open schedule window, if any.', maxLength: 63 })),
+    mode: Optional(Enum(['Auto', 'Manual', 'Paused'] as const, { description: 'The mode acted on.' })),
+    hpaRef: Optional(
+      Obj(
+        { name: Str({ description: 'Name of the HorizontalPodAutoscaler.', maxLength: 253 }) },
+        { description: 'The HorizontalPodAutoscaler this policy owns (Auto mode).' },
+      ),
+    ),
+    currentReplicas: Optional(Int({ description: 'Replicas the target Deployment runs.', minimum: 0 })),
+    desiredReplicas: Optional(
+      Int({ description: "Replicas wanted: the HPA's desiredReplicas (Auto) or spec.replicas (Manual).", minimum: 0 }),
+    ),
+    lastScaleTime: Optional(
+      Str({ description: 'When the HPA last changed the replica count (RFC 3339).', format: 'date-time' }),
+    ),
+    currentMetrics: Optional(
+      Arr(
+        Obj(
+          {
+            name: Enum(['cpu', 'memory'] as const, { description: 'The resource.' }),
+            currentUtilization: Optional(
+              Int({ description: 'Average utilization now, percent of requests (from the HPA).', minimum: 0 }),
+            ),
+            target: Int({ description: 'Target average utilization, percent of requests.', minimum: 0 }),
+          },
+          { description: 'One metric the HPA scales on.' },
+        ),
+        { description: 'What the HPA sees (Auto mode).', listType: 'map', listMapKeys: ['name'], maxItems: 2 },
+      ),
+    ),
+    why: Optional(Str({ description: 'One line: why the target runs the replicas it runs.', maxLength: 1024 })),
   },
   { description: 'Observed state of the scaling policy.' },
 );

@@ -76,8 +76,12 @@ export interface ControllerDeps {
   metrics: Metrics;
   /** The cache of the primary resource. */
   cache: InformerSet;
-  /** The full cache of any resource (declared in `watches`, or requested now: it starts at once). */
-  informer(ref: ResourceRef, labelSelector?: string, fieldSelector?: string): InformerSet;
+  /**
+   * The cache of any resource (declared in `watches`, or requested now: it starts at once), scoped by a label
+   * selector (a string is one) and/or a field selector, or shrunk by a named transform: one cache per scope, the
+   * one a watch with the same scope fills.
+   */
+  informer(ref: ResourceRef, scope?: string | CacheScope): InformerSet;
   /** The scoped cache of an owned kind: only objects labelled managed-by us, shrunk by `childTransform`. */
   children(ref: ResourceRef): InformerSet;
   /** Adds a watch while running (its informer starts at once); resolves once its cache has synced. */
@@ -104,6 +108,24 @@ export interface WatchDef {
   labelSelector?: string;
   /** Scope it by field, e.g. `metadata.name=db-creds` (one object by name, as client-go's fields.OneTermEqualSelector). */
   fieldSelector?: string;
+  /** Shrink what the watch's cache keeps (client-go's SetTransform); one cache per resource and transform id. */
+  transform?: NamedTransform;
+}
+
+/** How a cache is scoped (client-go's ListOptions label/field selectors) and shrunk (SetTransform). */
+export interface CacheScope {
+  labelSelector?: string;
+  fieldSelector?: string;
+  transform?: NamedTransform;
+}
+
+/**
+ * An informer transform (client-go's cache.TransformFunc) with an id naming its cache: it sees managedFields (which
+ * are dropped after it), so it can keep a digest of them, as the child caches do.
+ */
+export interface NamedTransform {
+  id: string;
+  fn: (obj: KubeObject) => KubeObject;
 }
 
 export interface ControllerDef {
@@ -222,12 +244,9 @@ export class Manager {
   }
 
   /** The shared cache of `ref` (full objects); started at once when the manager already runs. */
-  informer<T extends KubeObject = KubeObject>(
-    ref: ResourceRef,
-    labelSelector?: string,
-    fieldSelector?: string,
-  ): InformerSet<T> {
-    return this.cacheOf<T>(ref, labelSelector, false, fieldSelector);
+  informer<T extends KubeObject = KubeObject>(ref: ResourceRef, scope?: string | CacheScope): InformerSet<T> {
+    const sc: CacheScope = typeof scope === 'string' ? { labelSelector: scope } : (scope ?? {});
+    return this.cacheOf<T>(ref, sc.labelSelector, false, sc.fieldSelector, sc.transform);
   }
 
   /** The shared watch of served custom kinds (created on first use, started with the manager). */
@@ -258,9 +277,10 @@ export class Manager {
     labelSelector: string | undefined,
     child: boolean,
     fieldSelector?: string,
+    named?: NamedTransform,
   ) {
     const fields = fieldSelector ? `&fields=${fieldSelector}` : '';
-    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${fields}${child ? '#children' : ''}`;
+    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${fields}${child ? '#children' : ''}${named ? `#t:${named.id}` : ''}`;
     let set = this.informers.get(id);
     if (!set) {
       const scopes = ref.namespaced && this.o.namespaces.length ? this.o.namespaces : [undefined];
@@ -273,7 +293,7 @@ export class Manager {
               namespace,
               labelSelector,
               ...(fieldSelector ? { fieldSelector } : {}),
-              transform: child ? childTransform : undefined,
+              transform: child ? childTransform : named?.fn,
               resyncMs: this.o.resyncMs,
               log: this.o.log,
               observer: this.metrics.informerObserver(),
@@ -298,7 +318,7 @@ export class Manager {
       log: this.o.log,
       metrics: this.metrics,
       cache,
-      informer: (ref, labelSelector, fieldSelector) => this.informer(ref, labelSelector, fieldSelector),
+      informer: (ref, scope) => this.informer(ref, scope),
       children: (ref) => this.children(ref),
       watch: (w) => {
         const set = addWatch(w);
@@ -348,7 +368,7 @@ export class Manager {
       });
     }
     const addWatch = (w: WatchDef): InformerSet => {
-      const set = this.informer(w.resource, w.labelSelector, w.fieldSelector);
+      const set = this.informer(w.resource, w);
       const enqueue = (...objs: KubeObject[]) => new Set(objs.flatMap((o) => w.map(o))).forEach((k) => q.add(k));
       set.addHandlers({ add: enqueue, update: (a, b) => enqueue(a, b), delete: enqueue });
       return set;

@@ -177,7 +177,7 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
     await Promise.race([p, new Promise((r) => setTimeout(r, WATCH_SYNC_TIMEOUT_MS).unref())]);
   }
   const secret = (ns: string, name: string) =>
-    deps.informer(Resources.Secret, undefined, `metadata.name=${name}`).get(ns, name) as
+    deps.informer(Resources.Secret, { fieldSelector: `metadata.name=${name}` }).get(ns, name) as
       (KubeObject & { data?: Record<string, string> }) | undefined;
 
   // The app's database Secret changes with the app: reconcile the schedules that back it up (added on first use:

@@ -72,11 +72,13 @@ export function lastSuccess(store: StoreView, jobOfRun: Map<string, string>): Su
   const m = b?.manifest;
   if (!b || !m) return undefined;
   const job = jobOfRun.get(b.runId);
+  // Since backup parts (config, data) a manifest may hold no dump: its first part stands for the backup.
+  const first = m.parts?.[0];
   return {
-    key: m.key,
+    key: m.key ?? first?.key ?? b.manifestKey ?? '',
     ...(b.manifestKey ? { manifestKey: b.manifestKey } : {}),
-    size: m.size,
-    sha256: m.sha256,
+    size: m.size ?? (m.parts ?? []).reduce((n, p) => n + p.size, 0),
+    sha256: m.sha256 ?? first?.sha256 ?? '',
     completedAt: m.completedAt,
     duration: durationText(m.durationSeconds),
     ...(job ? { job } : {}),

@@ -44,6 +44,11 @@ export interface Observed {
   deployment?: DeploymentView & { metadata: { managedFields?: ManagedFieldsEntry[] } };
   /** The target app reports a rollout in progress (its Progressing condition); OR-ed with the Deployment's own. */
   appRollingOut?: boolean;
+  /**
+   * Whether the target Deployment rolls out, when the caller knows it better than rolloutInProgress' reading of
+   * generation and replica counts (e.g. from the Deployment's Progressing condition, which a scale does not touch).
+   */
+  deploymentRollingOut?: boolean;
   /** Name of a DR drill restoring into the target app, if one is. */
   drillRestoring?: string;
   /** Every ScalingPolicy in the namespace (from the cache), this one included: input of the conflict rule. */
@@ -76,7 +81,9 @@ export function plan(policy: PolicyObject, observed: Observed, now: Date, option
     mode === 'Auto' && !conflict
       ? freezeOf(
           {
-            rollingOut: observed.appRollingOut === true || rolloutInProgress(observed.deployment),
+            rollingOut:
+              observed.appRollingOut === true ||
+              (observed.deploymentRollingOut ?? rolloutInProgress(observed.deployment)),
             ...(observed.drillRestoring ? { drillRestoring: observed.drillRestoring } : {}),
           },
           target,
