@@ -71,8 +71,11 @@ export interface ControllerDeps {
   metrics: Metrics;
   /** The cache of the primary resource. */
   cache: InformerSet;
-  /** The full cache of any resource (declared in `watches`, or requested now: it starts at once). */
-  informer(ref: ResourceRef): InformerSet;
+  /**
+   * The full cache of any resource (declared in `watches`, or requested now: it starts at once); with a label
+   * selector, the cache of a watch scoped by it.
+   */
+  informer(ref: ResourceRef, labelSelector?: string): InformerSet;
   /** The scoped cache of an owned kind: only objects labelled managed-by us, shrunk by `childTransform`. */
   children(ref: ResourceRef): InformerSet;
   /** Adds a watch while running (its informer starts at once); resolves once its cache has synced. */
@@ -251,7 +254,7 @@ export class Manager {
       log: this.o.log,
       metrics: this.metrics,
       cache,
-      informer: (ref) => this.informer(ref),
+      informer: (ref, labelSelector) => this.informer(ref, labelSelector),
       children: (ref) => this.children(ref),
       watch: (w) => {
         const set = addWatch(w);
