@@ -5,6 +5,7 @@
 #                    binary); root or sudo
 #   npm ci           (skipped when node_modules matches package-lock.json)
 #   hack/kubebins/build.sh  (skipped when the binaries for the current pins exist)
+#   hack/kubebins/certmanager/build.sh  (cert-manager from its Go module; skipped when built)
 #   hack/images/build.sh    (skipped when the images for the current sources exist)
 # Needs: Node.js >= 20.19 with npm, Go >= 1.25, Debian/Ubuntu apt. Safe to run again.
 set -euo pipefail
@@ -46,5 +47,6 @@ if [ "$(cat node_modules/.sco-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
 fi
 
 bash hack/kubebins/build.sh >/dev/null
+bash hack/kubebins/certmanager/build.sh >/dev/null # cert-manager's controller + CRDs (hack/cluster/certmanager.ts)
 bash hack/images/build.sh >/dev/null # base, operator and stand-in images for the real node (needs root)
 say "ready"

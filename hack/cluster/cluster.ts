@@ -14,8 +14,9 @@ import { nodeDown, nodeNetworkStep, nodeRecorded, nodeSteps } from './node.js';
 import { ensurePki, kubeconfigYaml, pkiPaths } from './pki.js';
 import { assertPortFree, ClusterError, isOurs, startDaemon, stopProcess, waitFor, type ProcRecord } from './proc.js';
 import { serviceSteps } from './services.js';
+import { certManagerStep } from './certmanager.js';
 
-export type Group = 'cluster' | 'node' | 'services';
+export type Group = 'cluster' | 'node' | 'services' | 'certmanager';
 
 export interface State {
   version: 1;
@@ -50,14 +51,14 @@ export interface Step {
   noProcess?: boolean;
 }
 
-export const ALL_GROUPS: Group[] = ['cluster', 'node', 'services'];
+export const ALL_GROUPS: Group[] = ['cluster', 'node', 'services', 'certmanager'];
 
 /**
  * The groups `up` starts when none are named: all of them. SCO_REAL_NODE=0 leaves the real node out (a kwok-only
  * cluster, for a second cluster on a machine whose one real node is taken); `up` says so when it does.
  */
 export function defaultGroups(env: NodeJS.ProcessEnv = process.env): Group[] {
-  return env.SCO_REAL_NODE === '0' ? ['cluster', 'services'] : ALL_GROUPS;
+  return env.SCO_REAL_NODE === '0' ? ['cluster', 'services', 'certmanager'] : ALL_GROUPS;
 }
 
 export function readState(l: Layout): State | undefined {
@@ -334,7 +335,7 @@ interface NodeLike {
 
 /** Every step in start order. The node's network step comes first: no cluster range may leave the machine. */
 export function allSteps(): Step[] {
-  return [nodeNetworkStep, ...clusterSteps, ...nodeSteps, ...serviceSteps];
+  return [nodeNetworkStep, ...clusterSteps, ...nodeSteps, ...serviceSteps, certManagerStep];
 }
 
 function makeCtx(l: Layout, state: State, log: (line: string) => void, started: ProcRecord[]): Ctx {
@@ -389,6 +390,9 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
   const toStart = want.filter((g) => !state?.groups.includes(g));
   if (toStart.includes('node') && !toStart.includes('cluster') && !state?.groups.includes('cluster')) {
     throw new ClusterError('the real node needs the control plane: npm run cluster:up -- --only=cluster,node');
+  }
+  if (toStart.includes('certmanager') && !toStart.includes('cluster') && !state?.groups.includes('cluster')) {
+    throw new ClusterError('cert-manager needs the control plane: npm run cluster:up -- --only=cluster,certmanager');
   }
   const ports = state?.ports ?? resolvePorts();
   state ??= { version: 1, ports, groups: [], procs: [], dataDirs: [], env: {} };
@@ -470,6 +474,7 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
 }
 
 function portGroup(key: keyof Ports): Group {
+  if (key === 'certManager') return 'certmanager';
   return key === 'postgres' || key === 'redis' || key === 's3' ? 'services' : 'cluster';
 }
 

@@ -13,7 +13,16 @@ export interface PortSpec {
 }
 
 export type PortKey =
-  'etcdClient' | 'etcdPeer' | 'apiserver' | 'controllerManager' | 'scheduler' | 'kwok' | 'postgres' | 'redis' | 's3';
+  | 'etcdClient'
+  | 'etcdPeer'
+  | 'apiserver'
+  | 'controllerManager'
+  | 'scheduler'
+  | 'kwok'
+  | 'postgres'
+  | 'redis'
+  | 's3'
+  | 'certManager';
 
 export const PORTS: readonly PortSpec[] = [
   { key: 'etcdClient', what: 'etcd (client)', env: 'SCO_PORT_ETCD', fallback: 12379 },
@@ -25,6 +34,12 @@ export const PORTS: readonly PortSpec[] = [
   { key: 'postgres', what: 'PostgreSQL', env: 'SCO_PORT_POSTGRES', fallback: 15432 },
   { key: 'redis', what: 'Redis', env: 'SCO_PORT_REDIS', fallback: 16379 },
   { key: 's3', what: 'S3 (versitygw)', env: 'SCO_PORT_S3', fallback: 17070 },
+  {
+    key: 'certManager',
+    what: 'cert-manager (metrics)',
+    env: 'SCO_PORT_CERT_MANAGER',
+    fallback: 19402,
+  },
 ];
 
 export type Ports = Record<PortKey, number>;

@@ -350,11 +350,15 @@ function bindLogic(
   async function probeAll(assignments: ProbeAssignment[], now: Date): Promise<EndpointResult[]> {
     return Promise.all(
       assignments.map(async (a) => {
+        const base = { endpoint: endpointId(a.endpoint), certificate: a.certificate, expected: a.expected, at: now };
+        // Nothing to compare with: no connection is opened at all.
+        if (a.certificate === undefined) return { ...base, error: 'NotProbed: no target certificate covers it' };
+        if (a.expected === undefined)
+          return { ...base, error: `NotProbed: ${a.certificate} has no readable certificate` };
         const r = await probeFn(
           { host: a.endpoint.host, port: a.endpoint.port ?? 443, serverName: a.endpoint.serverName },
           opts.probe ?? {},
         );
-        const base = { endpoint: endpointId(a.endpoint), certificate: a.certificate, expected: a.expected, at: now };
         return r.ok ? { ...base, serial: r.serial } : { ...base, error: `${r.kind}: ${r.message}` };
       }),
     );
