@@ -166,12 +166,17 @@ const cond = (o: KubeObject | undefined, type: string) =>
       { timeoutMs: 60_000 },
     );
     // Short times for the test: renewals may happen 15 s after issuance, no jitter, probes every 30 s when healthy.
-    process.env.SCO_CERT_MIN_CERT_AGE_MS = '15000';
-    process.env.SCO_CERT_JITTER_FRACTION = '0';
-    process.env.SCO_CERT_PROBE_INTERVAL_MS = '30000';
-    process.env.SCO_CERT_MIN_REQUEUE_MS = '1000';
-    process.env.SCO_CERT_PROBE_TIMEOUT_MS = '3000';
-    operator = await OperatorProcess.start({ identity: `certs-e2e-${suffix}`, namespaces: [ns] });
+    operator = await OperatorProcess.start({
+      identity: `certs-e2e-${suffix}`,
+      namespaces: [ns],
+      env: {
+        SCO_CERT_MIN_CERT_AGE_MS: '15000',
+        SCO_CERT_JITTER_FRACTION: '0',
+        SCO_CERT_PROBE_INTERVAL_MS: '30000',
+        SCO_CERT_MIN_REQUEUE_MS: '1000',
+        SCO_CERT_PROBE_TIMEOUT_MS: '3000',
+      },
+    });
   });
 
   afterAll(async () => {
@@ -336,7 +341,7 @@ const cond = (o: KubeObject | undefined, type: string) =>
     );
     const managers = (restarted.metadata.managedFields as { manager: string }[] | undefined)?.map((f) => f.manager);
     expect(managers).toContain('smartcloudops-operator-reload');
-    expect((await events('WorkloadsRestarted')).length).toBeGreaterThanOrEqual(1);
+    await eventually('a WorkloadsRestarted Event', async () => (await events('WorkloadsRestarted')).length > 0);
 
     // The renewal CertManager triggers at the renewal time of the current certificate, followed to a new revision.
     const before = (await entry('web')) as CertEntry;
@@ -354,7 +359,7 @@ const cond = (o: KubeObject | undefined, type: string) =>
     // Not before the renewal time of the certificate it replaced (second precision on both sides).
     if (before.serial === (await secretSerial('web-tls'))) throw new Error('the Secret did not change');
     expect(newest).toBeGreaterThanOrEqual(new Date(before.renewalTime as string).getTime() - 1000);
-    expect((await events('RenewalTriggered')).length).toBeGreaterThanOrEqual(1);
+    await eventually('a RenewalTriggered Event', async () => (await events('RenewalTriggered')).length > 0);
     // Stop renewing: the window shrinks to 20m of the 1h lifetime.
     await client.patch(CERT_RENEWAL, ns, 'web', { spec: { renewBefore: '20m' } }, 'merge');
     const current = await secretSerial('web-tls');
