@@ -231,6 +231,10 @@ describe('CertRenewal logic', () => {
       },
     ]);
     const out = h.logic.status(certRenewal(spec, first.status) as never, observed, obs(), ext);
+    // Reconciled again from a cache that has not seen our status write: no second restart.
+    const again = await h.logic.prepare!(certRenewal(spec, first.status) as never, observed, ctx);
+    expect(again.restarted).toBe(false);
+    expect(h.patches).toHaveLength(1);
     expect(out.status.reloadedForSerials).toBe(`web=${renewed.serial.replace(/^0+/, '')}`);
   });
 
@@ -269,4 +273,26 @@ test('a renewal due 15 s after issuance (storm guard 15 s): requeued for that ti
   now = new Date(start.getTime() + 15_000);
   const ext2 = await h.logic.prepare!(certRenewal(spec, out.status) as never, observed, ctx);
   expect(ext2.triggered).toEqual(['web']);
+});
+
+test('escalation: one RenewalEscalated Event although the cached status lags behind our write', async () => {
+  now = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const h = harness();
+  const failed = {
+    ...certificate(1, [{ type: 'Issuing', status: 'False', reason: 'Failed' }]),
+  } as KubeObject & { status: Record<string, unknown> };
+  failed.status = { ...failed.status, failedIssuanceAttempts: 1, lastFailureTime: now.toISOString() };
+  h.certs.set(failed);
+  h.cmSecrets.set(secret(leaf)); // 30 min left: a 1h retry comes too late
+  const cr = certRenewal({ renewBefore: '40m' });
+  const reasons: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const ext = await h.logic.prepare!(cr as never, observed, ctx); // the same stale object each time
+    const out = h.logic.status(cr as never, observed, obs(), ext);
+    if (out.event) reasons.push(out.event.reason);
+    const renewing = (out.status.conditions as { type: string; reason: string }[]).find((c) => c.type === 'Renewing');
+    expect(renewing?.reason).toBe('BackoffPastExpiry');
+  }
+  expect(reasons).toEqual(['RenewalEscalated']);
+  expect(h.patches).toEqual([]); // in backoff: no trigger
 });

@@ -136,6 +136,10 @@ export interface CertExt {
   triggered: string[];
   renewalsTriggered: Record<string, number>;
   cacheProblem?: string;
+  /** A Warning Event to record: a certificate newly escalated / the warning window newly opened. */
+  escalationEvent?: string;
+  lastReloadTime?: string | undefined;
+  expiringEvent?: boolean;
   requeueMs?: number;
 }
 
@@ -146,6 +150,14 @@ interface ObjectMemo {
   inFlight: Map<string, RenewalBaseline>;
   /** Metric label sets written for this object (removed when it goes). */
   series: Set<string>;
+  /** Renewals triggered per target: the status may lag behind our own write in the cache. */
+  renewals: Map<string, number>;
+  /** Targets already reported as escalated / whether ExpiringSoon was reported (one Event per turn). */
+  escalated?: Set<string>;
+  expiring?: boolean;
+  /** What this process last recorded as reloaded (the cached status may not show our write yet). */
+  reloaded?: string;
+  lastReload?: string;
 }
 
 const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
@@ -275,7 +287,7 @@ function bindLogic(
     const key = keyOf(obj.metadata.namespace, obj.metadata.name as string);
     let m = memos.get(key);
     if (!m || m.uid !== obj.metadata.uid) {
-      m = { uid: obj.metadata.uid, inFlight: new Map(), series: new Set() };
+      m = { uid: obj.metadata.uid, inFlight: new Map(), series: new Set(), renewals: new Map() };
       memos.set(key, m);
     }
     return m;
@@ -434,6 +446,7 @@ function bindLogic(
       // Renewals due now (CertManager only; summarize decides AlertOnly and plain Secrets never trigger).
       const counts: Record<string, number> = {};
       for (const c of obj.status?.certificates ?? []) counts[c.name] = c.renewalsTriggered ?? 0;
+      for (const [name, n] of memo.renewals) counts[name] = Math.max(counts[name] ?? 0, n);
       const triggered: string[] = [];
       if (!cacheProblem) {
         for (const r of summary.renewals) {
@@ -442,6 +455,7 @@ function bindLogic(
           if (await trigger(obj, o, memo, now, ctx)) {
             triggered.push(r.name);
             counts[r.name] = (counts[r.name] ?? 0) + 1;
+            memo.renewals.set(r.name, counts[r.name] as number);
           }
         }
       }
@@ -454,11 +468,11 @@ function bindLogic(
         method,
         workloads,
         observations,
-        previous: obj.status?.reloadedForSerials,
+        previous: memo.reloaded ?? obj.status?.reloadedForSerials,
       });
       let restarted = false;
       let restartError: string | undefined;
-      let lastReload = obj.status?.lastReloadTime;
+      let lastReload = memo.lastReload ?? obj.status?.lastReloadTime;
       if (reload.restart && !cacheProblem) {
         restartError = await restart(obj, now);
         if (!restartError) {
@@ -473,6 +487,9 @@ function bindLogic(
           );
         }
       }
+
+      memo.reloaded = restarted ? reload.current : reload.record;
+      if (lastReload) memo.lastReload = lastReload;
 
       // Endpoint probes, when due.
       const leaves = observations.map((o) => ({ name: o.name, leaf: o.missing ? undefined : o.inspection?.leaf }));
@@ -505,6 +522,19 @@ function bindLogic(
           .map((r) => ({ endpoint: r.endpoint, serial: r.serial, error: r.error })),
       }));
       summary = summarize({ namespace: ns, observations, method, now, policy });
+      // Warning Events when a certificate newly escalates or the warning window opens — decided against what this
+      // process reported (seeded from the status on first sight), not the cached status, which may lag our writes.
+      const escalatedNow = new Set(summary.escalations.map((e) => e.name));
+      const prevConds = obj.status?.conditions ?? [];
+      memo.escalated ??= prevConds.some((c) => c.type === 'Renewing' && c.reason === CertReason.BackoffPastExpiry)
+        ? new Set(escalatedNow)
+        : new Set();
+      const newlyEscalated = summary.escalations.filter((e) => !memo.escalated?.has(e.name));
+      memo.escalated = escalatedNow;
+      const expiringNow = summary.conditions.some((c) => c.type === 'ExpiringSoon' && c.status === 'True');
+      memo.expiring ??= prevConds.some((c) => c.type === 'ExpiringSoon' && c.status === 'True');
+      const expiringEvent = expiringNow && !memo.expiring;
+      memo.expiring = expiringNow;
       recordMetrics(obj, memo, observations, counts);
 
       const candidates: number[] = [summary.requeue.delayMs];
@@ -525,6 +555,11 @@ function bindLogic(
         restartError,
         triggered,
         renewalsTriggered: counts,
+        lastReloadTime: lastReload,
+        ...(newlyEscalated.length > 0
+          ? { escalationEvent: newlyEscalated.map((e) => `${e.name}: ${e.message}`).join('; ') }
+          : {}),
+        expiringEvent,
         cacheProblem,
         requeueMs: Math.min(...candidates),
       };
@@ -546,7 +581,7 @@ function bindLogic(
           results: ext.results,
           plan: ext.reload as ReloadPlan,
           restartError: ext.restartError,
-          lastReloadTime: ext.restarted ? rfc3339(observations.now) : obj.status?.lastReloadTime,
+          lastReloadTime: ext.lastReloadTime,
         });
         extra.push(...s.conditions, consumers);
         const renewing = s.conditions.find((c) => c.type === 'Renewing');
@@ -604,8 +639,7 @@ function bindLogic(
         if (s.nextRenewalTime) status.nextRenewalTime = s.nextRenewalTime;
         const record = ext.reload?.record;
         if (record !== undefined) status.reloadedForSerials = record;
-        const lastReload = ext.restarted ? rfc3339(observations.now) : obj.status?.lastReloadTime;
-        if (lastReload) status.lastReloadTime = lastReload;
+        if (ext.lastReloadTime) status.lastReloadTime = ext.lastReloadTime;
       } else if (obj.status) {
         // Paused or invalid: keep what was observed before, untouched.
         for (const k of [
@@ -625,15 +659,10 @@ function bindLogic(
         return out;
       }
       // One Warning Event when a condition turns bad (not on every reconcile: each Event is a write).
-      const before = (type: string) => obj.status?.conditions?.find((c) => c.type === type);
       const expiring = extra.find((c) => c.type === 'ExpiringSoon');
-      if (s && s.escalations.length > 0 && before('Renewing')?.reason !== CertReason.BackoffPastExpiry) {
-        out.event = {
-          type: 'Warning',
-          reason: 'RenewalEscalated',
-          message: s.escalations.map((e) => `${e.name}: ${e.message}`).join('; '),
-        };
-      } else if (expiring?.status === 'True' && before('ExpiringSoon')?.status !== 'True') {
+      if (ext.escalationEvent) {
+        out.event = { type: 'Warning', reason: 'RenewalEscalated', message: ext.escalationEvent };
+      } else if (ext.expiringEvent && expiring) {
         out.event = { type: 'Warning', reason: 'ExpiringSoon', message: expiring.message };
       }
       if (ext.requeueMs !== undefined) out.requeueAfterMs = ext.requeueMs;
