@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       '-o',
       'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].reason}{"\\n"}{end}',
     ]);
-    if (ready.split('\n').filter(Boolean).length >= 5) break;
+    if (ready.split('\n').filter(Boolean).length >= 5) break; // every kind reconciled (CertRenewal: not NotImplemented)
     await sleep(500);
   }
   console.log(

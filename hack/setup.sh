@@ -6,6 +6,7 @@
 #   npm ci           (skipped when node_modules matches package-lock.json)
 #   hack/kubebins/build.sh  (skipped when the binaries for the current pins exist)
 #   hack/kubebins/prometheus.sh  (Prometheus, promtool, Prometheus Operator CRDs; skipped when built for the pins)
+#   hack/kubebins/certmanager/build.sh  (cert-manager from its Go module; skipped when built)
 #   hack/images/build.sh    (skipped when the images for the current sources exist)
 # Needs: Node.js >= 20.19 with npm, Go >= 1.25, Debian/Ubuntu apt. Safe to run again.
 set -euo pipefail
@@ -48,5 +49,6 @@ fi
 
 bash hack/kubebins/build.sh >/dev/null
 bash hack/kubebins/prometheus.sh >/dev/null # Prometheus + promtool + the Prometheus Operator CRDs (monitoring group)
+bash hack/kubebins/certmanager/build.sh >/dev/null # cert-manager's controller + CRDs (hack/cluster/certmanager.ts)
 bash hack/images/build.sh >/dev/null # base, operator and stand-in images for the real node (needs root)
 say "ready"

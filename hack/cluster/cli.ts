@@ -2,6 +2,7 @@
 //   up [--only=GROUPS] [--no-build]             start (idempotent; a running cluster is left alone); GROUPS is a
 //                                               comma-separated list of cluster, node (the real node), services,
 //                                               monitoring (Prometheus)
+//                                               certmanager
 //   down                                        stop exactly what up started, wipe per-run data
 //   status                                      each component's process and health; exit 1 when not all healthy
 import { ALL_GROUPS, down, status, up, type Group } from './cluster.js';
@@ -17,7 +18,9 @@ async function main(argv: string[]): Promise<number> {
   );
   for (const k of flags.keys()) {
     if (!['only', 'no-build'].includes(k))
-      throw new ClusterError(`unknown flag --${k} (known: --only=cluster,node,services,monitoring, --no-build)`);
+      throw new ClusterError(
+        `unknown flag --${k} (known: --only=cluster,node,services,monitoring,certmanager, --no-build)`,
+      );
   }
   switch (cmd) {
     case 'up': {
@@ -50,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new ClusterError(
-        `usage: cli.ts up [--only=cluster,node,services,monitoring] [--no-build] | down | status (got "${cmd ?? ''}")`,
+        `usage: cli.ts up [--only=cluster,node,services,monitoring,certmanager] [--no-build] | down | status (got "${cmd ?? ''}")`,
       );
   }
 }

@@ -15,9 +15,10 @@ import { ensurePki, kubeconfigYaml, pkiPaths } from './pki.js';
 import { assertPortFree, ClusterError, isOurs, startDaemon, stopProcess, waitFor, type ProcRecord } from './proc.js';
 import { monitoringSteps } from './prometheus.js';
 import { serviceSteps } from './services.js';
+import { certManagerStep } from './certmanager.js';
 
-/** `monitoring`: Prometheus (prometheus.ts), scraping the real node's pods through the cluster's kubeconfig. */
-export type Group = 'cluster' | 'node' | 'services' | 'monitoring';
+/** `certmanager`: cert-manager's controller (certmanager.ts). `monitoring`: Prometheus (prometheus.ts), scraping the real node's pods through the cluster's kubeconfig. */
+export type Group = 'cluster' | 'node' | 'services' | 'monitoring' | 'certmanager';
 
 export interface State {
   version: 1;
@@ -52,14 +53,14 @@ export interface Step {
   noProcess?: boolean;
 }
 
-export const ALL_GROUPS: Group[] = ['cluster', 'node', 'services', 'monitoring'];
+export const ALL_GROUPS: Group[] = ['cluster', 'node', 'services', 'monitoring', 'certmanager'];
 
 /**
  * The groups `up` starts when none are named: all of them. SCO_REAL_NODE=0 leaves the real node out (a kwok-only
  * cluster, for a second cluster on a machine whose one real node is taken); `up` says so when it does.
  */
 export function defaultGroups(env: NodeJS.ProcessEnv = process.env): Group[] {
-  return env.SCO_REAL_NODE === '0' ? ['cluster', 'services', 'monitoring'] : ALL_GROUPS;
+  return env.SCO_REAL_NODE === '0' ? ['cluster', 'services', 'monitoring', 'certmanager'] : ALL_GROUPS;
 }
 
 export function readState(l: Layout): State | undefined {
@@ -336,7 +337,7 @@ interface NodeLike {
 
 /** Every step in start order. The node's network step comes first: no cluster range may leave the machine. */
 export function allSteps(): Step[] {
-  return [nodeNetworkStep, ...clusterSteps, ...nodeSteps, ...serviceSteps, ...monitoringSteps];
+  return [nodeNetworkStep, ...clusterSteps, ...nodeSteps, ...serviceSteps, ...monitoringSteps, certManagerStep];
 }
 
 function makeCtx(l: Layout, state: State, log: (line: string) => void, started: ProcRecord[]): Ctx {
@@ -391,6 +392,9 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
   const toStart = want.filter((g) => !state?.groups.includes(g));
   if (toStart.includes('node') && !toStart.includes('cluster') && !state?.groups.includes('cluster')) {
     throw new ClusterError('the real node needs the control plane: npm run cluster:up -- --only=cluster,node');
+  }
+  if (toStart.includes('certmanager') && !toStart.includes('cluster') && !state?.groups.includes('cluster')) {
+    throw new ClusterError('cert-manager needs the control plane: npm run cluster:up -- --only=cluster,certmanager');
   }
   const ports = state?.ports ?? resolvePorts();
   state ??= { version: 1, ports, groups: [], procs: [], dataDirs: [], env: {} };
@@ -473,6 +477,7 @@ export async function up(opts: UpOptions = {}): Promise<boolean> {
 
 function portGroup(key: keyof Ports): Group {
   if (key === 'prometheus') return 'monitoring';
+  if (key === 'certManager') return 'certmanager';
   return key === 'postgres' || key === 'redis' || key === 's3' ? 'services' : 'cluster';
 }
 

@@ -22,7 +22,8 @@ export type PortKey =
   | 'postgres'
   | 'redis'
   | 's3'
-  | 'prometheus';
+  | 'prometheus'
+  | 'certManager';
 
 export const PORTS: readonly PortSpec[] = [
   { key: 'etcdClient', what: 'etcd (client)', env: 'SCO_PORT_ETCD', fallback: 12379 },
@@ -35,6 +36,12 @@ export const PORTS: readonly PortSpec[] = [
   { key: 'redis', what: 'Redis', env: 'SCO_PORT_REDIS', fallback: 16379 },
   { key: 's3', what: 'S3 (versitygw)', env: 'SCO_PORT_S3', fallback: 17070 },
   { key: 'prometheus', what: 'Prometheus', env: 'SCO_PORT_PROMETHEUS', fallback: 19090 },
+  {
+    key: 'certManager',
+    what: 'cert-manager (metrics)',
+    env: 'SCO_PORT_CERT_MANAGER',
+    fallback: 19402,
+  },
 ];
 
 export type Ports = Record<PortKey, number>;

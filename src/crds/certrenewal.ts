@@ -1,6 +1,7 @@
 // CertRenewal: tracks TLS expiry, triggers renewal, proves that endpoints serve the new certificate.
 import {
   Arr,
+  Bool,
   commonStatus,
   DNS_SUBDOMAIN_PATTERN,
   Duration,
@@ -108,10 +109,67 @@ export const CertRenewalSpec = Obj(
   },
 );
 
+const DateTime = (description: string) => Optional(Str({ description, format: 'date-time' }));
+
+const CertificateStatus = Obj(
+  {
+    name: Str({
+      description: 'The target: the Secret (secretRef) or Certificate (certificateRef) name.',
+      maxLength: 253,
+    }),
+    source: Enum(['cert-manager', 'secret'] as const, {
+      description: 'cert-manager: a Certificate and the Secret it writes; secret: a kubernetes.io/tls Secret.',
+    }),
+    secretName: Optional(Str({ description: 'The Secret holding the certificate.', maxLength: 253 })),
+    serial: Optional(Str({ description: 'Serial number of the leaf certificate (upper-case hex).', maxLength: 64 })),
+    notBefore: DateTime('Start of the leaf certificate validity.'),
+    notAfter: DateTime('End of the leaf certificate validity.'),
+    renewalTime: DateTime("When the certificate is renewed (cert-manager's rule, moved earlier by jitter)."),
+    daysRemaining: Optional(Int({ description: 'Whole days until notAfter (negative once expired).' })),
+    servedSerialMatches: Optional(
+      Bool({ description: 'Every endpoint serving this certificate presents the Secret serial (unset: not probed).' }),
+    ),
+    failedAttempts: Int({ description: 'Failed issuance attempts reported by cert-manager.', minimum: 0 }),
+    revision: Optional(Int({ description: 'The Certificate status.revision (cert-manager).', minimum: 0 })),
+    renewalsTriggered: Optional(
+      Int({ description: 'Renewals this controller triggered for the certificate (cmctl renew).', minimum: 0 }),
+    ),
+    problems: Optional(
+      Arr(Str({ description: 'A problem found, without key material.', maxLength: 1024 }), {
+        description: 'Problems found with the certificate (at most 5).',
+        maxItems: 5,
+      }),
+    ),
+  },
+  { description: 'What is known about one certificate.' },
+);
+
+const EndpointStatus = Obj(
+  {
+    endpoint: Str({ description: 'host:port as probed.', maxLength: 300 }),
+    certificate: Optional(Str({ description: 'The target this endpoint is compared with.', maxLength: 253 })),
+    serial: Optional(Str({ description: 'Serial number of the served leaf certificate.', maxLength: 64 })),
+    error: Optional(Str({ description: 'Why the probe failed.', maxLength: 1024 })),
+    probeTime: DateTime('When the endpoint was last probed.'),
+  },
+  { description: 'What an endpoint served at the last probe.' },
+);
+
 export const CertRenewalStatus = Obj(
   {
     ...commonStatus,
     nextRenewalTime: Optional(Str({ description: 'When the next renewal is due.', format: 'date-time' })),
+    certificates: Optional(
+      Arr(CertificateStatus, { description: 'One entry per target, in spec order.', maxItems: 50 }),
+    ),
+    endpoints: Optional(Arr(EndpointStatus, { description: 'The endpoint probes, in spec order.', maxItems: 50 })),
+    reloadedForSerials: Optional(
+      Str({
+        description: 'The certificate serials (name=serial, comma-separated) the reloadWorkloads were restarted for.',
+        maxLength: 4096,
+      }),
+    ),
+    lastReloadTime: DateTime('When reloadWorkloads were last restarted.'),
   },
   { description: 'Observed state of the certificate renewal.' },
 );

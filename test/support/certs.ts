@@ -5,6 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { installCertManagerCrds, resolveCertManager, startCertManager } from '../../hack/cluster/certmanager.js';
+import { readState, recordProcess } from '../../hack/cluster/cluster.js';
+import { layout, repoRoot, resolvePorts } from '../../hack/cluster/config.js';
+import { isOurs, stopProcess, type ProcRecord } from '../../hack/cluster/proc.js';
+import { kubectlPath } from './crds.js';
+import { kubeconfigPath } from './env.js';
+import { freePort } from './operator.js';
 
 export interface Issued {
   certPem: string;
@@ -135,4 +142,77 @@ export function tlsSecret(
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': b64(certPem), 'tls.key': b64(keyPem), ...(caPem !== undefined ? { 'ca.crt': b64(caPem) } : {}) },
   };
+}
+
+/**
+ * The cert-manager controller the e2e tests use: the cluster's own when the cluster tooling runs one (group
+ * `certmanager`, recorded in the cluster state), otherwise one started here from the local build (CRDs installed,
+ * leader election off, metrics on SCO_PORT_CERT_MANAGER or a free port) and stopped by `stop()`.
+ * SCO_CERT_MANAGER_EXTERNAL=1: a cert-manager installed otherwise (kind); it cannot be paused.
+ */
+export class CertManager {
+  private constructor(
+    private rec: ProcRecord | undefined,
+    readonly owned: boolean,
+    private readonly start: (() => Promise<ProcRecord>) | undefined,
+  ) {}
+
+  static async ensure(): Promise<CertManager> {
+    if (process.env.SCO_CERT_MANAGER_EXTERNAL === '1') return new CertManager(undefined, false, undefined);
+    const l = layout();
+    const state = readState(l);
+    const running = state?.procs.find((p) => p.name === 'cert-manager' && isOurs(p));
+    const build = resolveCertManager({ build: false });
+    if (running && state) {
+      const start = () =>
+        startCertManager({
+          controller: build.controller,
+          kubeconfig: kubeconfigPath(),
+          metricsPort: state.ports.certManager,
+          log: join(l.logs, 'cert-manager.log'),
+        }).then((rec) => {
+          recordProcess(rec, 'certmanager');
+          return rec;
+        });
+      return new CertManager(running, false, start);
+    }
+    installCertManagerCrds(kubectlPath(), kubeconfigPath(), build.crds);
+    const metricsPort = process.env.SCO_PORT_CERT_MANAGER ? resolvePorts().certManager : await freePort();
+    const logs = join(repoRoot, '.test-results', 'cert-manager');
+    mkdirSync(logs, { recursive: true });
+    const start = () =>
+      startCertManager({
+        controller: build.controller,
+        kubeconfig: kubeconfigPath(),
+        metricsPort,
+        log: join(logs, `cert-manager-${metricsPort}.log`),
+      });
+    return new CertManager(await start(), true, start);
+  }
+
+  get canPause(): boolean {
+    return this.start !== undefined;
+  }
+
+  /** Stops the controller (nothing reconciles cert-manager objects until resume). */
+  async pause(): Promise<void> {
+    if (!this.start) throw new Error('an external cert-manager cannot be paused');
+    if (this.rec) await stopProcess(this.rec);
+    this.rec = undefined;
+  }
+
+  async resume(): Promise<void> {
+    if (!this.start || this.rec) return;
+    this.rec = await this.start();
+  }
+
+  /** Stops the controller if this test started it (a paused cluster one is started again). */
+  async stop(): Promise<void> {
+    if (this.owned) {
+      if (this.rec) await stopProcess(this.rec);
+      this.rec = undefined;
+    } else {
+      await this.resume();
+    }
+  }
 }

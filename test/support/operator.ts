@@ -29,6 +29,8 @@ export interface OperatorOptions {
   extraArgs?: string[];
   /** Another kubeconfig (e.g. a service account with less RBAC); default the cluster's admin one. */
   kubeconfig?: string;
+  /** Environment added to the operator's (jest's process.env is the test's own copy: pass it here). */
+  env?: NodeJS.ProcessEnv;
   /** Wait for /readyz before returning (default true). */
   waitReady?: boolean;
 }
@@ -80,7 +82,11 @@ export class OperatorProcess {
       '--log-level=debug',
       ...(o.extraArgs ?? []),
     ];
-    const proc = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
+    });
     const out = createWriteStream(logFile);
     proc.stdout?.pipe(out);
     proc.stderr?.pipe(out);

@@ -21,7 +21,7 @@ import { parseDuration } from '../../crds/validate.js';
 import type { CertRenewalSpec } from '../../crds/certrenewal.js';
 import { rfc3339 } from '../../runtime/clock.js';
 import type { ConditionInput } from '../../runtime/conditions.js';
-import { DEFAULT_RENEW_BEFORE } from './controller.js';
+import { DEFAULT_RENEW_BEFORE } from './defaults.js';
 import type { CertInfo, CertProblem, CertProblemType, TlsInspection } from './x509.js';
 
 export const MINUTE = 60_000;

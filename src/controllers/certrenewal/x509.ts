@@ -125,8 +125,9 @@ export function parseSubjectAltName(san: string | undefined): { dnsNames: string
 }
 
 /** OpenSSL prints subjects one attribute per line; one line reads better in status and messages. */
-function oneLine(name: string): string {
-  return name.split('\n').filter(Boolean).join(', ');
+/** A distinguished name on one line; cert-manager issues leaves with an empty subject (SANs only): undefined. */
+function oneLine(name: string | undefined): string {
+  return (name ?? '').split('\n').filter(Boolean).join(', ');
 }
 
 export function certInfo(c: X509Certificate): CertInfo {
