@@ -1,4 +1,5 @@
-// The PrometheusRule monitoring.ts builds, checked by promtool from the same pinned Prometheus module:
+// The PrometheusRule monitoring.ts builds (and the monitoring group's scrape config), checked by promtool from the
+// same pinned Prometheus module:
 // `promtool check rules` parses every expression and template, and `promtool test rules` evaluates the alerts over
 // synthetic series — each fires past the runbook's threshold and stays silent below it.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AppObject } from '../../src/controllers/smartcloudopsapp/contracts.js';
 import { prometheusRule } from '../../src/controllers/smartcloudopsapp/monitoring.js';
+import { prometheusConfig, REAL_NODE_POD_IP_REGEX } from '../../hack/cluster/prometheus.js';
 import { prometheusBuild } from '../support/monitoring.js';
 
 const run = promisify(execFile);
@@ -49,6 +51,18 @@ describe('the PrometheusRule under promtool', () => {
     writeFileSync(rules, JSON.stringify(prometheusRule(app).spec));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("promtool check config accepts the monitoring group's config, which keeps only real-node pod IPs", async () => {
+    const cfg = join(dir, 'prometheus.yml');
+    writeFileSync(cfg, prometheusConfig(join(dir, 'kubeconfig'), 2));
+    const { stdout } = await run(promtool, ['check', 'config', cfg]);
+    expect(stdout).toMatch(/SUCCESS/);
+    const keep = new RegExp(`^(?:${REAL_NODE_POD_IP_REGEX})$`); // Prometheus anchors relabel regexes the same way
+    expect(['10.250.0.2', '10.250.0.254'].every((ip) => keep.test(ip))).toBe(true);
+    expect(['10.244.0.5', '10.96.0.10', '10.250.1.2', '110.250.0.2', '10.250.0.2.9'].some((ip) => keep.test(ip))).toBe(
+      false,
+    );
+  });
 
   test('promtool check rules accepts every expression and template', async () => {
     const { stdout } = await run(promtool, ['check', 'rules', rules]);
