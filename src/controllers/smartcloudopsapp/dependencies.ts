@@ -682,7 +682,9 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
         'the advisory lock',
       );
       if (!lock[0]?.locked) {
-        skip(`another VACUUM ANALYZE of ${settings.database} holds the lock (this operator or another replica)`);
+        skip(
+          `another VACUUM ANALYZE of ${settings.database} holds the lock (another replica, or another app on this database)`,
+        );
       } else {
         await withTimeout(
           session.query(`SET statement_timeout = ${Math.round(vacuumTimeoutMs)}`),
