@@ -432,6 +432,32 @@ describe('Redis', () => {
     expect(out).toContain('{key="maxmemory-policy"} 1');
   });
 
+  test('a key someone keeps setting back is corrected with a backoff, not every period; in sync again resets it', async () => {
+    const a = cached({ maxmemoryPolicy: 'allkeys-lru' });
+    source.observe(a);
+    redis.config['maxmemory-policy'] = 'noeviction';
+    await clock.advance(1); // t≈0: corrected (1)
+    for (let i = 0; i < 9; i++) {
+      redis.config['maxmemory-policy'] = 'noeviction'; // the other client sets it back before each check
+      await clock.advance(30_000);
+    }
+    // checks at 30 s, 60 s, … 270 s: corrected at 30 s (2), held at 60 s, corrected at 90 s (3), held at 120–180 s,
+    // corrected at 210 s (4), held at 240–270 s
+    expect(redis.sets).toHaveLength(4);
+    let s = source.observe(a);
+    expect(s.redisConfig!.inSync).toBe(false);
+    expect(s.redisConfig!.message).toContain('maxmemory-policy (corrected 4 times) keeps changing back');
+    const warnings = s.events!.filter((e) => e.type === 'Warning');
+    expect(warnings.map((e) => e.reason)).toEqual(['RedisConfigDrift', 'RedisConfigDrift', 'RedisConfigDrift']); // one per backoff step
+    // nobody fights any more: the next correction sticks, a check in sync resets the backoff
+    await clock.advance(30_000 * 8);
+    s = source.observe(a);
+    expect(s.redisConfig!.inSync).toBe(true);
+    redis.config['maxmemory-policy'] = 'noeviction';
+    await clock.advance(30_000);
+    expect(redis.config['maxmemory-policy']).toBe('allkeys-lru'); // corrected at once again
+  });
+
   test('a CONFIG SET that fails is reported once per distinct failure, the check still passes', async () => {
     redis.config['maxmemory-policy'] = 'noeviction';
     redis.setError = new Error("ERR unknown command 'CONFIG'");

@@ -103,7 +103,12 @@ interface RedisState extends PgState {
   redisSession?: RedisSession;
   config?: NonNullable<DependencySnapshot['redisConfig']>;
   lastFailureKey?: string;
+  /** Keys corrected and found drifted again at the next check: count and the monotonic time of the next try. */
+  flaps: Map<string, { count: number; until: number }>;
 }
+
+/** The longest wait between corrections of a key that keeps drifting back (another client or app setting it). */
+export const MAX_CORRECTION_BACKOFF_MS = 3600_000;
 
 interface MaintState {
   key?: string;
@@ -379,7 +384,7 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
       }
       return false;
     }
-    const s = (st.redis ??= { inFlight: false, gen: 0 });
+    const s: RedisState = (st.redis ??= { inFlight: false, gen: 0, flaps: new Map() });
     const fingerprint = r.ok ? r.settings.fingerprint : r.problem.fingerprint;
     const key = `${fingerprint}/${JSON.stringify(wantedRedisConfig(st.app))}`;
     if (s.key === key) return false;
@@ -434,6 +439,7 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
       return;
     }
     const drift = redisDrift(want, live);
+    for (const k of keys) if (!drift.some((d) => d.key === k)) s.flaps.delete(k);
     if (drift.length === 0) {
       s.config = {
         inSync: true,
@@ -446,9 +452,14 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
       s.lastFailureKey = undefined;
       return;
     }
+    // A key that drifts back after each correction is being set by someone else (another client, another app on
+    // this Redis): corrections of it back off exponentially (one period, two, four, … up to an hour) instead of
+    // fighting every period; it is corrected again at once when a check finds it in sync in between.
+    const mono = clock.monotonic();
+    const held = drift.filter((d) => mono < (s.flaps.get(d.key)?.until ?? -Infinity));
     const fixed: RedisConfigDrift[] = [];
     let failure: string | undefined;
-    for (const d of drift) {
+    for (const d of drift.filter((x) => !held.includes(x))) {
       try {
         await withTimeout(session.call('CONFIG', 'SET', d.key, d.want), timeoutMs, timers, `CONFIG SET ${d.key}`);
       } catch (err) {
@@ -457,6 +468,16 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
       }
       metrics.redisConfigCorrections.inc({ key: d.key });
       fixed.push(d);
+      const count = (s.flaps.get(d.key)?.count ?? 0) + 1;
+      s.flaps.set(d.key, {
+        count,
+        until: mono + Math.min(redisInterval * 2 ** (count - 1), MAX_CORRECTION_BACKOFF_MS),
+      });
+    }
+    if (held.length > 0) {
+      const which = held.map((d) => `${d.key} (corrected ${s.flaps.get(d.key)!.count} times)`).join(', ');
+      const flapping = `${which} keeps changing back: another client or app sets it; corrections back off`;
+      failure = failure ? `${failure}; ${flapping}` : flapping;
     }
     const at = nowIso();
     const where = `Redis ${settings.host}:${settings.port}`;
@@ -476,7 +497,8 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     }
     const message = `drift (${describe(drift)}); ${failure}`;
     s.config = { inSync: false, drift, ...(fixed.length > 0 ? { lastCorrectedAt: at } : lastCorrected), message };
-    const failureKey = `redis-config-failed/${message}`;
+    // once per distinct failure (a held key reports again only when its correction count moved)
+    const failureKey = `redis-config-failed/${failure}`;
     if (s.lastFailureKey !== failureKey) {
       s.lastFailureKey = failureKey;
       pushEvent(st, {
@@ -660,7 +682,9 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
         'the advisory lock',
       );
       if (!lock[0]?.locked) {
-        skip(`another VACUUM ANALYZE of ${settings.database} holds the lock (this operator or another replica)`);
+        skip(
+          `another VACUUM ANALYZE of ${settings.database} holds the lock (another replica, or another app on this database)`,
+        );
       } else {
         await withTimeout(
           session.query(`SET statement_timeout = ${Math.round(vacuumTimeoutMs)}`),
