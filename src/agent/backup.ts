@@ -13,10 +13,9 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { KubeClient } from '../kube/index.js';
+import type { KubeClient } from '../kube/index.js';
 import { CustomArchiveWalker, PlainDumpTail } from './archive.js';
 import { ENCRYPTION_ALGORITHM, EncryptStream, keyId, loadEncryptionKey } from './crypto.js';
-import { checkAccess, exportObjects } from './kubeexport.js';
 import { readBack, uploadStream } from './parts.js';
 import { emptyTarStats, tarDirectory } from './tar.js';
 import type { AgentContext } from './context.js';
@@ -85,7 +84,11 @@ export async function runBackup(o: BackupOptions, ctx: AgentContext): Promise<Ba
       const compat = checkDumpCompatibility(server.version, pgDump!);
       if (!compat.ok) throw new AgentFailure(compat.reason, compat.message);
     }
-    if (o.parts.includes('config')) {
+    // The Kubernetes client and the YAML writer are loaded only for the config part (~12 MiB resident otherwise
+    // carried by every run).
+    const exporter = o.parts.includes('config') ? await import('./kubeexport.js') : undefined;
+    if (exporter) {
+      const { KubeClient } = await import('../kube/index.js');
       try {
         kube = await KubeClient.create({
           userAgent: `smartcloudops-agent/${ctx.agentVersion}`,
@@ -97,7 +100,7 @@ export async function runBackup(o: BackupOptions, ctx: AgentContext): Promise<Ba
       } catch (err) {
         throw new AgentFailure('ConfigExportFailed', `no Kubernetes credentials: ${(err as Error).message}`);
       }
-      await checkAccess(kube, o.configNamespace!, key ? ['ConfigMap', 'Secret'] : ['ConfigMap'], ctx.signal);
+      await exporter.checkAccess(kube, o.configNamespace!, key ? ['ConfigMap', 'Secret'] : ['ConfigMap'], ctx.signal);
     }
     const keys = backupKeys({
       prefix: o.s3.prefix,
@@ -139,7 +142,7 @@ export async function runBackup(o: BackupOptions, ctx: AgentContext): Promise<Ba
           o.s3,
           k,
           'application/gzip',
-          exportObjects(kube, 'ConfigMap', ns, cm, ctx.signal),
+          exporter!.exportObjects(kube, 'ConfigMap', ns, cm, ctx.signal),
           [createGzip({ level: o.compressLevel })],
           ctx.signal,
         );
@@ -162,7 +165,7 @@ export async function runBackup(o: BackupOptions, ctx: AgentContext): Promise<Ba
             o.s3,
             sk,
             'application/octet-stream',
-            exportObjects(kube, 'Secret', ns, st, ctx.signal),
+            exporter!.exportObjects(kube, 'Secret', ns, st, ctx.signal),
             [createGzip({ level: o.compressLevel }), new EncryptStream(key)],
             ctx.signal,
           );
