@@ -71,8 +71,11 @@ export interface ControllerDeps {
   metrics: Metrics;
   /** The cache of the primary resource. */
   cache: InformerSet;
-  /** The full cache of any resource (declared in `watches`, or requested now: it starts at once). */
-  informer(ref: ResourceRef, labelSelector?: string, fieldSelector?: string): InformerSet;
+  /**
+   * The full cache of any resource (declared in `watches`, or requested now: it starts at once); with a label selector,
+   * the cache scoped by it (the one a `watches` entry with that selector fills).
+   */
+  informer(ref: ResourceRef, labelSelector?: string): InformerSet;
   /** The scoped cache of an owned kind: only objects labelled managed-by us, shrunk by `childTransform`. */
   children(ref: ResourceRef): InformerSet;
   /** Adds a watch while running (its informer starts at once); resolves once its cache has synced. */
@@ -92,8 +95,6 @@ export interface WatchDef {
   map(obj: KubeObject): string[];
   /** Scope the watch's cache (and its list/watch) by label. */
   labelSelector?: string;
-  /** Scope it by field, e.g. `metadata.name=db-creds` (one object by name, as client-go's fields.OneTermEqualSelector). */
-  fieldSelector?: string;
 }
 
 export interface ControllerDef {
@@ -206,12 +207,8 @@ export class Manager {
   }
 
   /** The shared cache of `ref` (full objects); started at once when the manager already runs. */
-  informer<T extends KubeObject = KubeObject>(
-    ref: ResourceRef,
-    labelSelector?: string,
-    fieldSelector?: string,
-  ): InformerSet<T> {
-    return this.cacheOf<T>(ref, labelSelector, false, fieldSelector);
+  informer<T extends KubeObject = KubeObject>(ref: ResourceRef, labelSelector?: string): InformerSet<T> {
+    return this.cacheOf<T>(ref, labelSelector, false);
   }
 
   /** The scoped child cache of an owned kind. */
@@ -219,14 +216,8 @@ export class Manager {
     return this.cacheOf<T>(ref, MANAGED_BY_SELECTOR, true);
   }
 
-  private cacheOf<T extends KubeObject>(
-    ref: ResourceRef,
-    labelSelector: string | undefined,
-    child: boolean,
-    fieldSelector?: string,
-  ) {
-    const fields = fieldSelector ? `&fields=${fieldSelector}` : '';
-    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${fields}${child ? '#children' : ''}`;
+  private cacheOf<T extends KubeObject>(ref: ResourceRef, labelSelector: string | undefined, child: boolean) {
+    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${child ? '#children' : ''}`;
     let set = this.informers.get(id);
     if (!set) {
       const scopes = ref.namespaced && this.o.namespaces.length ? this.o.namespaces : [undefined];
@@ -238,7 +229,6 @@ export class Manager {
               resource: ref,
               namespace,
               labelSelector,
-              ...(fieldSelector ? { fieldSelector } : {}),
               transform: child ? childTransform : undefined,
               resyncMs: this.o.resyncMs,
               log: this.o.log,
@@ -264,7 +254,7 @@ export class Manager {
       log: this.o.log,
       metrics: this.metrics,
       cache,
-      informer: (ref, labelSelector, fieldSelector) => this.informer(ref, labelSelector, fieldSelector),
+      informer: (ref, labelSelector) => this.informer(ref, labelSelector),
       children: (ref) => this.children(ref),
       watch: (w) => {
         const set = addWatch(w);
@@ -313,7 +303,7 @@ export class Manager {
       });
     }
     const addWatch = (w: WatchDef): InformerSet => {
-      const set = this.informer(w.resource, w.labelSelector, w.fieldSelector);
+      const set = this.informer(w.resource, w.labelSelector);
       const enqueue = (...objs: KubeObject[]) => new Set(objs.flatMap((o) => w.map(o))).forEach((k) => q.add(k));
       set.addHandlers({ add: enqueue, update: (a, b) => enqueue(a, b), delete: enqueue });
       return set;
