@@ -38,8 +38,6 @@ export interface InformerOptions<T extends KubeObject> {
   /** Watch one namespace; all namespaces when unset. */
   namespace?: string;
   labelSelector?: string;
-  /** Scope list and watch by field (e.g. metadata.name=x: one object). */
-  fieldSelector?: string;
   /** Interval of the periodic resync; 0 disables it. */
   resyncMs?: number;
   /** Jitter of the resync period: a factor drawn once in [1 − j, 1 + j). Default 0.1. */
@@ -74,9 +72,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly ownerIndex = new Map<string, Set<string>>();
   private readonly handlers: InformerHandlers<T>[] = [];
-  private readonly opts: Required<
-    Omit<InformerOptions<T>, 'namespace' | 'labelSelector' | 'fieldSelector' | 'transform' | 'observer'>
-  > &
+  private readonly opts: Required<Omit<InformerOptions<T>, 'namespace' | 'labelSelector' | 'transform' | 'observer'>> &
     InformerOptions<T>;
   private resyncTimer?: TimerHandle;
   private resourceVersion: string | undefined;
@@ -279,7 +275,6 @@ export class Informer<T extends KubeObject = KubeObject> {
     const list = await this.opts.client.list<T>(this.opts.resource, {
       namespace: this.opts.namespace,
       labelSelector: this.opts.labelSelector,
-      fieldSelector: this.opts.fieldSelector,
       limit: this.opts.pageSize,
     });
     this.lastActivity = performance.now();
@@ -310,7 +305,6 @@ export class Informer<T extends KubeObject = KubeObject> {
       {
         namespace: this.opts.namespace,
         labelSelector: this.opts.labelSelector,
-        fieldSelector: this.opts.fieldSelector,
         resourceVersion: this.resourceVersion,
         timeoutSeconds,
         allowWatchBookmarks: true,

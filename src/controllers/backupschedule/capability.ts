@@ -1,7 +1,6 @@
 // The BackupSchedule capability on the seam (runtime/children-capability.ts):
 //   prepare  — the I/O outside the caches, each bounded: validates (memoised per generation), resolves the Secrets
-//              from per-name caches (a watch of each referenced Secret by name, as client-go's
-//              fields.OneTermEqualSelector; never a GET), lists this schedule's S3 folder and reads new manifests when a
+//              from the snapshot of a background runner (secrets.ts: get by name, no list/watch), lists this schedule's S3 folder and reads new manifests when a
 //              run finished, the listing is older than RELIST_MS or the destination changed, judges finished Jobs
 //              (success only from S3: manifest valid, object of its size), and applies retention (deletions are
 //              effects, not children: logged, counted, in status); then plans the Jobs (plan.ts, pure).
@@ -38,6 +37,7 @@ import { planSchedule, type SchedulePlan } from './plan.js';
 import { planRetention, type RetentionPlan } from './retention.js';
 import { cronOf, scheduleFolderName } from './schedule.js';
 import { backupStatus, HISTORY_LIMIT, lastSuccess, withConditions, type StoreView } from './status.js';
+import { SecretRunner } from './secrets.js';
 import { BackupStore, StoreError, type Destination } from './store.js';
 
 export const RELIST_MS = 10 * 60_000;
@@ -92,26 +92,10 @@ const APP = resourceRefOf('SmartCloudOpsApp');
 const key = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 const b64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
-function secretNamesOf(
-  bs: BackupScheduleObject,
-  apps: { get(ns: string, n: string): KubeObject | undefined },
-): string[] {
-  const ns = bs.metadata.namespace as string;
-  const out: (string | undefined)[] = [bs.spec?.destination?.credentialsSecretRef?.name];
-  out.push(bs.spec?.database?.secretRef?.name);
-  if (bs.spec?.appRef?.name) {
-    const app = apps.get(ns, bs.spec.appRef.name) as
-      { spec?: { database?: { secretRef?: { name?: string } } } } | undefined;
-    out.push(app?.spec?.database?.secretRef?.name);
-  }
-  return out.filter((x): x is string => !!x);
-}
-
 export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityLogic<BackupScheduleObject, Ext> {
   const store = new BackupStore();
   deps.onStop(() => store.stop());
   const states = new Map<string, ObjState>();
-  const watchedSecrets = new Map<string, Promise<void>>();
   const apps = deps.informer(APP);
   const pods = deps.informer(Resources.Pod, LABEL_RUN);
   const reg = deps.metrics.registry;
@@ -163,22 +147,8 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
   const enqueueFor = (ns: string, match: (bs: BackupScheduleObject) => boolean) =>
     (deps.cache.list(ns) as BackupScheduleObject[]).filter(match).map(key);
 
-  /** A cache of one Secret name (all watched namespaces), started once; resolves when synced (bounded). */
-  async function watchSecret(name: string): Promise<void> {
-    let p = watchedSecrets.get(name);
-    if (!p) {
-      p = deps.watch({
-        resource: Resources.Secret,
-        fieldSelector: `metadata.name=${name}`,
-        map: (s) => enqueueFor(s.metadata.namespace as string, (bs) => secretNamesOf(bs, apps).includes(name)),
-      });
-      watchedSecrets.set(name, p);
-    }
-    await Promise.race([p, new Promise((r) => setTimeout(r, WATCH_SYNC_TIMEOUT_MS).unref())]);
-  }
-  const secret = (ns: string, name: string) =>
-    deps.informer(Resources.Secret, { fieldSelector: `metadata.name=${name}` }).get(ns, name) as
-      (KubeObject & { data?: Record<string, string> }) | undefined;
+  const secrets = new SecretRunner({ client: deps.client, enqueue: (k) => deps.enqueue(k) });
+  deps.onStop(() => secrets.stop());
 
   // The app's database Secret changes with the app: reconcile the schedules that back it up (added on first use:
   // watches cannot be added while the manager builds this controller).
@@ -241,9 +211,24 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
       dbSecret = app.spec?.database?.secretRef?.name;
     }
     const credName = spec.destination.credentialsSecretRef.name;
-    await watchSecret(credName);
-    if (dbSecret) await watchSecret(dbSecret);
-    const cred = secret(ns, credName);
+    const owner = key(obj);
+    const wanted = [credName, ...(dbSecret ? [dbSecret] : [])];
+    secrets.forget(
+      owner,
+      wanted.map((n) => `${ns}/${n}`),
+    ); // a Secret no longer referenced
+    const credSnap = await secrets.want(ns, credName, owner);
+    const dbSnap = dbSecret ? await secrets.want(ns, dbSecret, owner) : undefined;
+    const unreadable = [credSnap, dbSnap].find((x) => x && x.secret === undefined);
+    if (unreadable) {
+      return {
+        blocked: {
+          reason: 'SecretUnreadable',
+          message: `a referenced Secret could not be read: ${unreadable.error ?? 'unknown'}`,
+        },
+      };
+    }
+    const cred = credSnap.secret;
     if (!cred) {
       return {
         blocked: {
@@ -272,7 +257,7 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
       credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
     };
     if (dbSecret && spec.include?.database !== false) {
-      const db = secret(ns, dbSecret);
+      const db = dbSnap?.secret;
       if (!db)
         return {
           dest,
@@ -345,6 +330,7 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
     forget(namespace, name) {
       const k = `${namespace}/${name}`;
       states.delete(k);
+      secrets.forget(k);
       for (const g of [m.lastSuccess, m.duration, m.size, m.successes, m.deleted]) g.remove({ namespace, name });
     },
 
@@ -496,8 +482,9 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
         });
         m.failures.inc({ namespace: ns, name, reason: 'Replaced' });
       }
-      const waits = [plan.nextScheduleTime?.getTime(), s.nextListAt]
-        .filter((x): x is number => !!x)
+      // Look again at the next tick and, while S3 can be reached with the credentials at hand, at the next listing.
+      const waits = [plan.nextScheduleTime?.getTime(), dest ? s.nextListAt : undefined]
+        .filter((x): x is number => x !== undefined && x > now.getTime())
         .map((t) => t - now.getTime());
       return {
         ...base,
@@ -649,8 +636,8 @@ export function backupCapability(o: BackupOptions): Capability<BackupScheduleObj
       },
     ],
     rbac: [
-      // The destination's and the database's Secrets, each watched by name (fieldSelector metadata.name).
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+      // The destination's and the database's Secrets, read by name (get only: no list/watch of Secrets).
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
     ],
     desired: stub,
     status: stub,
