@@ -233,14 +233,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
         : undefined;
     });
     expect(frozen.spec.behavior?.scaleUp).toMatchObject({ stabilizationWindowSeconds: 0 }); // scale-up untouched
-    expect(await cond('web', 'Paused')).toMatchObject({ status: 'True', reason: 'DrillInProgress' });
+    const paused = await eventually('Paused=True', async () => {
+      const c = await cond('web', 'Paused');
+      return c?.status === 'True' ? c : undefined;
+    });
+    expect(paused.reason).toBe('DrillInProgress');
     await apply(web);
     await eventually('HPA scale-down enabled again', async () => {
       const h = await getHpa('web');
       // Our Disabled is withdrawn; the API server defaults selectPolicy to Max.
       return (h.spec.behavior?.scaleDown as { selectPolicy?: string } | undefined)?.selectPolicy !== 'Disabled';
     });
-    expect(await cond('web', 'Paused')).toMatchObject({ status: 'False' });
+    // Status is written after the HPA in the same reconcile.
+    await eventually('Paused=False', async () => (await cond('web', 'Paused'))?.status === 'False');
   });
 
   test('a window lowers min below the base min at its start and restores it at its end', async () => {

@@ -17,8 +17,8 @@
 // - Scale-down freeze (spec.scaleDownFreeze): while the target Deployment rolls out, or while it carries the DR-drill
 //   restore marker annotation DRILL_RESTORE_ANNOTATION (value: the drill's name; set by a DR drill, or by hand),
 //   the HPA's behavior.scaleDown.selectPolicy is Disabled.
-// - Conflicts: every policy in the namespace from the policy cache (resolveConflicts: oldest creationTimestamp, then
-//   name, wins); a refused policy desires nothing. A policy event enqueues the policies on the same target, so the
+// - Conflicts: every valid policy in the namespace from the policy cache (resolveConflicts: oldest creationTimestamp,
+//   then name, wins; an invalid one claims nothing); a refused policy desires nothing. A policy event enqueues the policies on the same target, so the
 //   next one takes over when the owner goes (handler.EnqueueRequestsFromMapFunc).
 // - The target Deployment comes from a cache of Deployments shrunk by deploymentTransform (client-go's
 //   SetTransform): replica count, rollout status, the drill annotation and which managers own spec.replicas — the
@@ -242,7 +242,9 @@ export function scalingLogic(deps: ControllerDeps): CapabilityLogic<Obj, Ext> {
       registers: [deps.metrics.registry],
     });
   const deployments = deps.informer(DEPLOYMENTS, { transform: DEPLOYMENT_TRANSFORM }) as InformerSet<CachedDeployment>;
-  const claims = (ns: string) => deps.cache.list(ns) as unknown as PolicyClaim[];
+  // Policies that claim a target: the valid ones (an invalid spec does nothing, so it must not refuse a valid one).
+  const claims = (ns: string) =>
+    (deps.cache.list(ns) as Obj[]).filter((p) => memo.outcome(p).errors.length === 0) as unknown as PolicyClaim[];
   const watches: WatchDef[] = [
     {
       resource: DEPLOYMENTS,
