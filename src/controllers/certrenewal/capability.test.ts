@@ -249,6 +249,16 @@ describe('CertRenewal logic', () => {
       (c) => c.type === 'Ready',
     );
     expect(ready).toMatchObject({ status: 'False', reason: 'CertificateMissing' });
+    // Nothing to look at until the Certificate appears (its event reconciles): no retry loop, a stable status.
+    expect(out.requeueAfterMs).toBe(24 * 60 * MIN);
+    now = new Date(now.getTime() + 10_000);
+    const later = h.logic.status(
+      certRenewal(spec) as never,
+      observed,
+      obs(),
+      await h.logic.prepare!(certRenewal(spec) as never, observed, ctx),
+    );
+    expect(later.status.endpoints).toEqual(out.status.endpoints);
   });
 });
 

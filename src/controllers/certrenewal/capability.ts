@@ -363,10 +363,6 @@ function bindLogic(
     return Promise.all(
       assignments.map(async (a) => {
         const base = { endpoint: endpointId(a.endpoint), certificate: a.certificate, expected: a.expected, at: now };
-        // Nothing to compare with: no connection is opened at all.
-        if (a.certificate === undefined) return { ...base, error: 'NotProbed: no target certificate covers it' };
-        if (a.expected === undefined)
-          return { ...base, error: `NotProbed: ${a.certificate} has no readable certificate` };
         const r = await probeFn(
           { host: a.endpoint.host, port: a.endpoint.port ?? 443, serverName: a.endpoint.serverName },
           opts.probe ?? {},
@@ -504,17 +500,29 @@ function bindLogic(
           expected: leaf?.serial,
         });
       }
-      const stamp = probeStamp(assignments, lastReload);
-      let results = memo.probes?.stamp === stamp ? memo.probes.results : [];
-      if (assignments.length > 0 && probeDue(memo.probes, stamp, now, timing)) {
-        results = await probeAll(assignments, now);
-        const failedRounds = roundFailed(results)
+      // Only endpoints with a certificate to compare with are probed; the others open no connection, are not
+      // retried and carry no probe time (their status changes only when a certificate appears).
+      const probeable = assignments.filter((a) => a.certificate !== undefined && a.expected !== undefined);
+      const stamp = probeStamp(probeable, lastReload);
+      let probed = memo.probes?.stamp === stamp ? memo.probes.results : [];
+      if (probeable.length > 0 && probeDue(memo.probes, stamp, now, timing)) {
+        probed = await probeAll(probeable, now);
+        const failedRounds = roundFailed(probed)
           ? (memo.probes?.stamp === stamp ? memo.probes.failedRounds : 0) + 1
           : 0;
-        memo.probes = { stamp, results, at: now, failedRounds };
-      } else if (assignments.length === 0) {
+        memo.probes = { stamp, results: probed, at: now, failedRounds };
+      } else if (probeable.length === 0) {
         memo.probes = undefined;
       }
+      const results: EndpointResult[] = assignments.flatMap((a): EndpointResult[] => {
+        const id = endpointId(a.endpoint);
+        if (probeable.includes(a)) return probed.filter((r) => r.endpoint === id);
+        const error =
+          a.certificate === undefined
+            ? 'NotProbed: no target certificate covers it'
+            : `NotProbed: ${a.certificate} has no readable certificate`;
+        return [{ endpoint: id, certificate: a.certificate, expected: a.expected, error }];
+      });
       observations = observations.map((o) => ({
         ...o,
         served: results
@@ -538,7 +546,7 @@ function bindLogic(
       recordMetrics(obj, memo, observations, counts);
 
       const candidates: number[] = [summary.requeue.delayMs];
-      const nextProbe = assignments.length > 0 ? nextProbeTime(memo.probes, stamp, timing) : undefined;
+      const nextProbe = probeable.length > 0 ? nextProbeTime(memo.probes, stamp, timing) : undefined;
       if (nextProbe) candidates.push(Math.max(policy.minRequeueMs, nextProbe.getTime() - now.getTime()));
       for (const b of memo.inFlight.values()) {
         candidates.push(Math.max(policy.minRequeueMs, b.triggeredAt.getTime() + graceMs - now.getTime()));
@@ -633,7 +641,7 @@ function bindLogic(
             ...(r.certificate ? { certificate: r.certificate } : {}),
             ...(r.serial ? { serial: r.serial } : {}),
             ...(r.error ? { error: r.error } : {}),
-            probeTime: rfc3339(r.at),
+            ...(r.at ? { probeTime: rfc3339(r.at) } : {}),
           }));
         }
         if (s.nextRenewalTime) status.nextRenewalTime = s.nextRenewalTime;

@@ -98,7 +98,8 @@ export interface ProbeAssignment {
 export interface EndpointResult extends ServedObservation {
   certificate: string | undefined;
   expected: string | undefined;
-  at: Date;
+  /** When it was probed; undefined for an endpoint not probed (nothing to compare it with). */
+  at?: Date | undefined;
 }
 
 export interface ProbeMemo {
