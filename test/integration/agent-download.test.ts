@@ -64,6 +64,7 @@ describe('parallel ranged download', () => {
         s3.destroy();
       }
     },
+    30_000,
   );
 
   test('a changed byte changes the sha256; a cut archive fails the walk; a missing object fails', async () => {
@@ -93,5 +94,5 @@ describe('parallel ranged download', () => {
     } finally {
       s3.destroy();
     }
-  });
+  }, 30_000);
 });

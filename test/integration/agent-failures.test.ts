@@ -201,7 +201,7 @@ describe('backup failures', () => {
         return r.rowCount === 0 ? true : undefined;
       }),
     );
-  });
+  }, 60_000);
 
   test('a server newer than the image pg_dump is refused before anything runs', async () => {
     const dir = mkdtempSync(join(os.tmpdir(), 'agent-pgbin-'));
@@ -309,5 +309,5 @@ describe('the command line', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logs.at(-1)).toMatchObject({ level: 'error', logger: 'smartcloudops-agent', reason: 'BucketNotFound' });
     expect(stdout + stderr).not.toContain(agentEnv(source).PGPASSWORD!);
-  });
+  }, 30_000);
 });

@@ -180,7 +180,7 @@ describe('backup parts round trip', () => {
       });
     }
     expect((result.parts as unknown[]).length).toBe(4);
-  });
+  }, 30_000);
 
   test('the result line is in the termination message file', () => {
     expect(JSON.parse(readFileSync(termination, 'utf8'))).toEqual(result);
@@ -195,7 +195,7 @@ describe('backup parts round trip', () => {
     }
     expect(body.subarray(0, 8).toString()).toBe('SCOENC01');
     expect(() => gunzipSync(body)).toThrow();
-  });
+  }, 30_000);
 
   test('ConfigMaps and Secrets decrypt to YAML that recreates them, equal, in another namespace', async () => {
     for (const [part, ref, n] of [
@@ -241,7 +241,7 @@ describe('backup parts round trip', () => {
     }
     const restored = await kube.get<Obj>(Resources.Secret, ns2, 'db');
     expect(Buffer.from(restored.data!.password!, 'base64').toString()).toBe(secretValues[0]);
-  });
+  }, 30_000);
 
   test('the data dir object matches its sha256 and extracts with tar to the same tree', async () => {
     const m = parseManifest((await getObject(manifestKey)).toString());
@@ -259,7 +259,7 @@ describe('backup parts round trip', () => {
     const run = await agent(['decrypt', `--manifest=${manifestKey}`, '--part=data/uploads', `--out=${tarOut}`], env());
     expect(run.result).toMatchObject({ result: 'Succeeded' });
     expect(sha(readFileSync(tarOut))).toBe(sha(gunzipSync(body)));
-  });
+  }, 30_000);
 
   test('verify checks every part; the database still restores from this manifest', async () => {
     const v = await agent(['verify', `--manifest=${manifestKey}`], env());
@@ -275,7 +275,7 @@ describe('backup parts round trip', () => {
     } finally {
       await dropDatabase(target);
     }
-  });
+  }, 30_000);
 
   test('a wrong key is refused (DecryptionFailed); a cut data object fails verify (SizeMismatch)', async () => {
     const wrong = join(tmp, 'wrong-key');
@@ -301,23 +301,27 @@ describe('backup parts round trip', () => {
     }
     const v = await agent(['verify', `--manifest=${manifestKey}`], env());
     expect(v.result).toMatchObject({ result: 'Failed', reason: 'SizeMismatch', exitCode: 7 });
-  });
+  }, 30_000);
 });
 
 describe('part failures: a specific reason, no manifest, nothing left in S3', () => {
   test.each([
     ['a missing data dir', ['--parts=database,data', '--data-dir=x=/nonexistent/dir'], 'DataDirUnreadable', 12],
     ['a missing namespace', ['--parts=config', '--config-namespace=agent-no-such-ns'], 'NamespaceNotFound', 11],
-  ])('%s', async (_what, args, reason, code) => {
-    const schedule = `fail-${String(reason).toLowerCase()}`;
-    let started = 0;
-    const run = await agent(['backup', `--prefix=${prefix}`, `--schedule=${schedule}`, ...args], env(), {
-      onChild: () => started++,
-    });
-    expect(run.result).toMatchObject({ result: 'Failed', reason, exitCode: code });
-    expect(started).toBe(0); // refused before pg_dump ran
-    expect(await listKeys(`${prefix}/${schedule}/`)).toEqual([]);
-  });
+  ])(
+    '%s',
+    async (_what, args, reason, code) => {
+      const schedule = `fail-${String(reason).toLowerCase()}`;
+      let started = 0;
+      const run = await agent(['backup', `--prefix=${prefix}`, `--schedule=${schedule}`, ...args], env(), {
+        onChild: () => started++,
+      });
+      expect(run.result).toMatchObject({ result: 'Failed', reason, exitCode: code });
+      expect(started).toBe(0); // refused before pg_dump ran
+      expect(await listKeys(`${prefix}/${schedule}/`)).toEqual([]);
+    },
+    30_000,
+  );
 
   test('a service account that may not list ConfigMaps → ConfigAccessDenied before pg_dump runs', async () => {
     const tr = await kube.create<KubeObject & { status?: { token: string } }>(
@@ -355,5 +359,5 @@ describe('part failures: a specific reason, no manifest, nothing left in S3', ()
     expect(String(run.result.message)).toMatch(/configmaps.*403 Forbidden/);
     expect(run.logs + run.stdout).not.toContain(tr.status!.token);
     expect(await listKeys(`${prefix}/denied/`)).toEqual([]);
-  });
+  }, 30_000);
 });
