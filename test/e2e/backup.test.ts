@@ -29,6 +29,7 @@ import { formatTimestamp } from '../../src/agent/layout.js';
 import { MANIFEST_API_VERSION, MANIFEST_KIND, serializeManifest } from '../../src/agent/manifest.js';
 import { resourceRefOf } from '../../src/crds/kinds.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
+import pg from 'pg';
 import { createDatabase, dropDatabase, s3Client, seed } from '../support/agent.js';
 import { installCrds } from '../support/crds.js';
 import { postgresEnv, s3Env } from '../support/env.js';
@@ -49,6 +50,7 @@ interface Bs extends KubeObject {
     history?: { job: string; result: string; reason?: string; key?: string }[];
     retention?: { verified: number; unverified: number; deleted: number };
     lastScheduleTime?: string;
+    active?: string[];
   };
 }
 interface JobObj extends KubeObject {
@@ -146,6 +148,8 @@ const secretObj = (name: string, data: Record<string, string>) => ({
   let client: KubeClient;
   let ns: string;
   let db: string;
+  let stuckDb: string;
+  let locker: pg.Client | undefined;
   let bucket: string;
   let image: string;
   let pgFwd: { port: number; close(): void };
@@ -268,6 +272,13 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     db = `backup_e2e_${randomBytes(3).toString('hex')}`;
     await createDatabase(db);
     await seed(db, 200);
+    // A second database whose table is locked for the whole test: its backup hangs in pg_dump (a stuck run).
+    stuckDb = `${db}_stuck`;
+    await createDatabase(stuckDb);
+    await seed(stuckDb, 10);
+    locker = new pg.Client({ ...postgresEnv(), database: stuckDb });
+    await locker.connect();
+    await locker.query('BEGIN; LOCK TABLE app.users IN ACCESS EXCLUSIVE MODE');
     bucket = `backup-e2e-${randomBytes(3).toString('hex')}`;
     const s3 = s3Client();
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -275,22 +286,29 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     pgFwd = await forward(postgresEnv().port);
     s3Fwd = await forward(Number(new URL(s3Env().endpoint).port));
     s3Cut = await forward(Number(new URL(s3Env().endpoint).port), /^PUT [^ ]*\.sql\.gz/);
-    const pg = postgresEnv();
+    const pge = postgresEnv();
     const s3e = s3Env();
     for (const s of [
       secretObj('db', {
         host: BRIDGE_IP,
         port: String(pgFwd.port),
         database: db,
-        username: pg.user,
-        password: pg.password,
+        username: pge.user,
+        password: pge.password,
       }),
       secretObj('db-wrong', {
         host: BRIDGE_IP,
         port: String(pgFwd.port),
         database: db,
-        username: pg.user,
+        username: pge.user,
         password: 'not-the-password',
+      }),
+      secretObj('db-stuck', {
+        host: BRIDGE_IP,
+        port: String(pgFwd.port),
+        database: stuckDb,
+        username: pge.user,
+        password: pge.password,
       }),
       secretObj('s3', { AWS_ACCESS_KEY_ID: s3e.accessKeyId, AWS_SECRET_ACCESS_KEY: s3e.secretAccessKey }),
     ]) {
@@ -304,7 +322,9 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     pgFwd?.close();
     s3Fwd?.close();
     s3Cut?.close();
+    await locker?.end().catch(() => undefined);
     if (db) await dropDatabase(db).catch(() => undefined);
+    if (stuckDb) await dropDatabase(stuckDb).catch(() => undefined);
     if (bucket) {
       const s3 = s3Client();
       try {
@@ -335,6 +355,7 @@ const secretObj = (name: string, data: Record<string, string>) => ({
       ['nocreds', { immediate: true }, { credentialsSecretRef: { name: 'no-such-secret' } }],
       ['badcron', { schedule: '61 * * * *' }, {}],
       ['s3cut', { immediate: true }, { endpoint: `http://${BRIDGE_IP}:${s3Cut.port}` }],
+      ['stuck', { immediate: true, activeDeadlineSeconds: 60, database: { secretRef: { name: 'db-stuck' } } }, {}],
     ];
     for (const [name, over, dest] of failures) {
       await client.create(BS, { ...schedule(name, over, dest), metadata: { name, namespace: ns } });
@@ -427,6 +448,15 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     );
     expect(s3Cut.cut).toBe(true);
     expect(condition(await get('s3cut'), 'Ready')).toMatchObject({ status: 'False', reason: 'StorageUnreachable' });
+    // A run stuck in pg_dump (a lock it waits for) is failed by the Job's activeDeadlineSeconds, not left running.
+    await eventually(
+      'the stuck run failed at its deadline',
+      async () => (await reasonOf('stuck')) === 'DeadlineExceeded',
+      {
+        timeoutMs: 90_000,
+      },
+    );
+    expect((await get('stuck')).status?.active ?? []).toEqual([]);
     const nocreds = await get('nocreds');
     expect(condition(nocreds, 'Ready')).toMatchObject({ status: 'False', reason: 'CredentialsSecretMissing' });
     const badcron = await get('badcron');
@@ -437,7 +467,7 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     expect(names.filter((n) => n.startsWith('wrongpw-'))).toHaveLength(1);
     expect(names.filter((n) => n.startsWith('s3cut-'))).toHaveLength(1);
     expect(op!.exited).toBeUndefined();
-    for (const n of ['wrongpw', 'nobucket', 's3cut']) {
+    for (const n of ['wrongpw', 'nobucket', 's3cut', 'stuck']) {
       expect((await listKeys(folder(n))).filter((k) => k.endsWith('.manifest.json'))).toEqual([]);
     }
     expect(condition(await get('nobucket'), 'Ready')).toMatchObject({ reason: 'BucketNotFound' });
