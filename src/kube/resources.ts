@@ -51,6 +51,14 @@ export const Resources = {
     kind: 'HorizontalPodAutoscaler',
     namespaced: true,
   },
+  Role: { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', kind: 'Role', namespaced: true },
+  RoleBinding: {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    plural: 'rolebindings',
+    kind: 'RoleBinding',
+    namespaced: true,
+  },
   Lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
   CustomResourceDefinition: {
     group: 'apiextensions.k8s.io',

@@ -22,7 +22,7 @@ import type { Capability, CapabilityLogic } from '../../runtime/children-capabil
 import type { ControllerDeps } from '../../runtime/manager.js';
 import type { CustomObject } from '../base.js';
 import { decideStatus } from '../status.js';
-import { jobParams, LABEL_RUN, ANN_SCHEDULE_NAME, type JobParams } from './job.js';
+import { agentAccess, jobParams, LABEL_RUN, ANN_SCHEDULE_NAME, type JobParams } from './job.js';
 import {
   groupByRun,
   judgeJob,
@@ -499,8 +499,10 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
       };
     },
 
-    desired(_obj, _observed, ext) {
-      return ext.plan?.jobs;
+    desired(obj, _observed, ext) {
+      const jobs = ext.plan?.jobs;
+      if (!jobs) return undefined;
+      return [...jobs, ...agentAccess(obj.metadata.name as string, obj.metadata.namespace as string, jobs)];
     },
 
     status(obj, _observed, observations, ext) {
@@ -624,7 +626,7 @@ export function backupCapability(o: BackupOptions): Capability<BackupScheduleObj
   return {
     name: 'backupschedule',
     for: resourceRefOf('BackupSchedule'),
-    owns: [Resources.Job],
+    owns: [Resources.Job, Resources.ServiceAccount, Resources.Role, Resources.RoleBinding],
     watches: [
       {
         resource: Resources.Pod,
@@ -638,6 +640,9 @@ export function backupCapability(o: BackupOptions): Capability<BackupScheduleObj
     rbac: [
       // The destination's and the database's Secrets, read by name (get only: no list/watch of Secrets).
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      // The agent's Role grants list on ConfigMaps (and Secrets) in the schedule's namespace: RBAC lets us create it
+      // only while we hold those permissions ourselves (no escalate, no bind).
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
     ],
     desired: stub,
     status: stub,

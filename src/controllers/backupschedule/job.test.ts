@@ -2,7 +2,7 @@
 // for config and data parts only when asked for.
 import { describe, expect, test } from '@jest/globals';
 import type { BackupScheduleSpec } from '../../crds/backupschedule.js';
-import { agentArgs, backupJob, jobParams } from './job.js';
+import { agentAccess, agentArgs, backupJob, jobParams } from './job.js';
 
 const spec = (over: Partial<BackupScheduleSpec> = {}): BackupScheduleSpec =>
   ({
@@ -123,5 +123,54 @@ describe('backupJob', () => {
     expect(
       agentArgs(jobParams(spec(), { namespace: 'ns', folder: 'f', image: 'i', databaseSecret: 'db' }), 't1').join(' '),
     ).not.toMatch(/--parts/);
+  });
+});
+
+describe('the agent account for config exports', () => {
+  const job = (s: BackupScheduleSpec) =>
+    backupJob({
+      name: 'bs-t1',
+      scheduleName: 'bs',
+      runId: 't1',
+      trigger: 'Schedule',
+      scheduledAt: new Date('2026-01-01T02:00:00Z'),
+      params: jobParams(s, { namespace: 'ns', folder: 'ns.bs', image: 'op:1', databaseSecret: 'db' }),
+    });
+  const podSpec = (j: ReturnType<typeof job>) =>
+    (j.spec as { template: { spec: { serviceAccountName?: string; automountServiceAccountToken: boolean } } }).template
+      .spec;
+
+  test('a database-only backup runs without a service account token and needs no Role', () => {
+    const j = job(spec());
+    expect(podSpec(j).serviceAccountName).toBeUndefined();
+    expect(podSpec(j).automountServiceAccountToken).toBe(false);
+    expect(agentAccess('bs', 'ns', [j])).toEqual([]);
+  });
+
+  test('a config export runs as its own account, allowed to list ConfigMaps in its namespace only', () => {
+    const j = job(spec({ appRef: { name: 'shop' }, include: { database: true, config: true } }));
+    expect(podSpec(j)).toMatchObject({ serviceAccountName: 'bs-backup-agent', automountServiceAccountToken: true });
+    const [sa, role, binding] = agentAccess('bs', 'ns', [j]) as unknown as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(sa).toMatchObject({ kind: 'ServiceAccount', metadata: { name: 'bs-backup-agent' } });
+    expect(role).toMatchObject({
+      kind: 'Role',
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
+    });
+    expect(binding).toMatchObject({
+      kind: 'RoleBinding',
+      roleRef: { kind: 'Role', name: 'bs-backup-agent' },
+      subjects: [{ kind: 'ServiceAccount', name: 'bs-backup-agent', namespace: 'ns' }],
+    });
+  });
+
+  test('Secrets are listable only when they are exported encrypted', () => {
+    const j = job(
+      spec({
+        appRef: { name: 'shop' },
+        include: { database: true, config: true, secrets: 'Encrypted', encryptionKeySecretRef: { name: 'k' } },
+      } as Partial<BackupScheduleSpec>),
+    );
+    const role = agentAccess('bs', 'ns', [j])[1] as unknown as { rules: { resources: string[] }[] };
+    expect(role.rules.map((r) => r.resources[0])).toEqual(['configmaps', 'secrets']);
   });
 });

@@ -148,8 +148,53 @@ export function scheduleLabelValue(name: string): string {
   return name.length <= 63 ? name : name.slice(0, 63).replace(/[-.]+$/, '');
 }
 
+/** The ServiceAccount the agent runs as when it exports the namespace's config (it lists ConfigMaps, Secrets). */
+export function agentServiceAccountName(scheduleName: string): string {
+  return `${scheduleName.slice(0, 253 - '-backup-agent'.length)}-backup-agent`;
+}
+
+type PodSpecLike = { serviceAccountName?: string; volumes?: { name: string }[] };
+const podSpecOf = (job: KubeObject) =>
+  ((job as { spec?: { template?: { spec?: PodSpecLike } } }).spec?.template?.spec ?? {}) as PodSpecLike;
+
+/**
+ * What the agent needs to export config, as children of the schedule: a ServiceAccount and a namespaced Role and
+ * RoleBinding that let it list ConfigMaps (and Secrets, only when a Job exports them encrypted) in this namespace —
+ * nothing else, nowhere else. Derived from the Jobs that run as that ServiceAccount, so it lives exactly as long as
+ * they need it (the seam prunes it with the last of them).
+ */
+export function agentAccess(scheduleName: string, namespace: string, jobs: readonly KubeObject[]): KubeObject[] {
+  const sa = agentServiceAccountName(scheduleName);
+  const users = jobs.filter((j) => podSpecOf(j).serviceAccountName === sa);
+  if (!users.length) return [];
+  const secrets = users.some((j) => podSpecOf(j).volumes?.some((v) => v.name === 'backup-key'));
+  const labels = { [LABEL_SCHEDULE]: scheduleLabelValue(scheduleName) };
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, labels }, automountServiceAccountToken: false },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: sa, labels },
+      rules: [
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
+        ...(secrets ? [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }] : []),
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: sa, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa },
+      subjects: [{ kind: 'ServiceAccount', name: sa, namespace }],
+    },
+  ] as unknown as KubeObject[];
+}
+
 export function backupJob(i: JobInput): KubeObject & { spec: Record<string, unknown> } {
   const p = i.params;
+  // Exporting config lists the namespace's ConfigMaps (and Secrets) through the API: the agent's own account.
+  const serviceAccountName =
+    i.serviceAccountName ?? (p.parts.includes('config') ? agentServiceAccountName(i.scheduleName) : undefined);
   const labels = { [LABEL_SCHEDULE]: scheduleLabelValue(i.scheduleName), [LABEL_RUN]: i.runId };
   const annotations = { [ANN_SCHEDULE_NAME]: i.scheduleName };
   const env: Record<string, unknown>[] = [
@@ -202,8 +247,8 @@ export function backupJob(i: JobInput): KubeObject & { spec: Record<string, unkn
         metadata: { labels, annotations },
         spec: {
           restartPolicy: 'Never',
-          automountServiceAccountToken: !!i.serviceAccountName,
-          ...(i.serviceAccountName ? { serviceAccountName: i.serviceAccountName } : {}),
+          automountServiceAccountToken: !!serviceAccountName,
+          ...(serviceAccountName ? { serviceAccountName } : {}),
           securityContext: {
             runAsNonRoot: true,
             runAsUser: 65532,
