@@ -36,7 +36,7 @@ export const PORTS: readonly PortSpec[] = [
   { key: 's3', what: 'S3 (versitygw)', env: 'SCO_PORT_S3', fallback: 17070 },
   {
     key: 'certManager',
-    what: 'cert-manager (metrics)',
+    what: 'cert-manager (metrics; health on the next port)',
     env: 'SCO_PORT_CERT_MANAGER',
     fallback: 19402,
   },
