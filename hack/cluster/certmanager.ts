@@ -2,10 +2,11 @@
 // and its CRDs (deploy/crds of the same module version: v1 only, so no conversion webhook is needed; without the
 // webhook nothing validates or defaults cert-manager objects at admission, which the tests do not rely on).
 // The controller runs on the host against the cluster's kubeconfig, leader election off, metrics on
-// SCO_PORT_CERT_MANAGER (default 19402; it has no separate health port), ClusterIssuer secrets in the namespace
-// `cert-manager`. It is the group `certmanager`, which `up` starts by default and `down` stops.
+// SCO_PORT_CERT_MANAGER (default 19402) and health on the next port (set through a config file), ClusterIssuer
+// secrets in the namespace `cert-manager`. It is the group `certmanager`, which `up` starts by default and `down`
+// stops.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ctx, Step } from './cluster.js';
 import { repoRoot } from './config.js';
@@ -60,8 +61,24 @@ export function installCertManagerCrds(kubectl: string, kubeconfig: string, crds
   );
 }
 
-export function certManagerArgs(o: { kubeconfig: string; metricsPort: number }): string[] {
+/**
+ * The health endpoint's address has no flag, only a field of the ControllerConfiguration file: written next to the
+ * log, so two cert-managers on one machine (a cluster's and a test's) do not both take the default 0.0.0.0:9403.
+ */
+export function writeCertManagerConfig(path: string, healthzPort: number): void {
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: 'controller.config.cert-manager.io/v1alpha1',
+      kind: 'ControllerConfiguration',
+      healthzListenAddress: `127.0.0.1:${healthzPort}`,
+    }),
+  );
+}
+
+export function certManagerArgs(o: { kubeconfig: string; metricsPort: number; config: string }): string[] {
   return [
+    `--config=${o.config}`,
     `--kubeconfig=${o.kubeconfig}`,
     '--leader-elect=false',
     `--cluster-resource-namespace=${CERT_MANAGER_NAMESPACE}`,
@@ -80,10 +97,12 @@ export async function startCertManager(o: {
   log: string;
   start?: (opts: Parameters<typeof startDaemon>[0]) => Promise<ProcRecord>;
 }): Promise<ProcRecord> {
+  const config = `${o.log.replace(/\.log$/, '')}.config.json`;
+  writeCertManagerConfig(config, o.metricsPort + 1);
   const proc = await (o.start ?? startDaemon)({
     name: 'cert-manager',
     command: o.controller,
-    args: certManagerArgs(o),
+    args: certManagerArgs({ ...o, config }),
     log: o.log,
   });
   await waitFor(() => probeOk(`http://127.0.0.1:${o.metricsPort}/metrics`), {

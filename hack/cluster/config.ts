@@ -38,7 +38,7 @@ export const PORTS: readonly PortSpec[] = [
   { key: 'prometheus', what: 'Prometheus', env: 'SCO_PORT_PROMETHEUS', fallback: 19090 },
   {
     key: 'certManager',
-    what: 'cert-manager (metrics)',
+    what: 'cert-manager (metrics; health on the next port)',
     env: 'SCO_PORT_CERT_MANAGER',
     fallback: 19402,
   },
