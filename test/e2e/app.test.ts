@@ -375,6 +375,32 @@ const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type 
     expect(a.status?.components?.find((c) => c.name === 'frontend')?.replicas).toBe(2);
   });
 
+  test('spec.paused freezes the children and says so; unpausing rolls out the new spec', async () => {
+    const before = await images('crash');
+    // a merge patch: `tag: null` removes the crashing backend tag
+    await patchSpec('crash', {
+      paused: true,
+      version: '1.2.0',
+      backend: { tag: null },
+    } as unknown as Partial<SmartCloudOpsAppSpec>);
+    const paused = await waitFor(
+      'crash paused',
+      'crash',
+      (x) => cond(x, 'Suspended')?.reason === 'SpecPaused' && x.status?.observedGeneration === x.metadata.generation,
+    );
+    expect(cond(paused, 'Ready')?.message).toMatch(/frozen/);
+    await sleep(5000);
+    expect(await images('crash')).toEqual(before);
+    await patchSpec('crash', { paused: false });
+    await waitFor(
+      'crash on 1.2.0 after unpausing',
+      'crash',
+      (x) => x.status?.lastGoodRevision?.version === '1.2.0' && ready(x),
+      180_000,
+    );
+    expect(await images('crash')).toEqual([`${REPO}:1.2.0`, `${REPO}:1.2.0`]);
+  });
+
   test('a child edited by hand is put back once; deleting the app removes its children', async () => {
     const before = await op.sum('smartcloudops_kube_requests_total', { verb: 'patch', resource: 'deployments' });
     await client.patch(
