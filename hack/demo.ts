@@ -87,10 +87,10 @@ async function main(): Promise<void> {
     await sleep(500);
   }
   console.log(
-    '\nEach spec is validated and its status written. The SmartCloudOpsApp sample reads Ready=False SecretMissing: its\n' +
-      'PostgreSQL and Redis Secrets do not exist, so it holds its children. The others read Unknown NotImplemented: the\n' +
-      'capabilities behind those kinds (backups, HPAs, drills, renewals) are not built yet, and\n' +
-      'Ready is their judgement to make.',
+    '\nEach spec is validated and its status written, and each capability judges Ready from what it finds: the samples\n' +
+      'reference Secrets, an app, a Certificate and a Deployment this namespace does not have, so they read Ready=False\n' +
+      'with the reason (SecretMissing, CredentialsSecretMissing, TargetNotFound, CertificateMissing), one Event each,\n' +
+      'and no retry loop. DRDrill reads Unknown NotImplemented: running a drill is not wired yet.',
   );
   show('every kind, through the smartcloudops category', ['get', 'smartcloudops', '-n', 'smartcloudops']);
   show('the Ready condition of one of them', [

@@ -1,6 +1,7 @@
 // The BackupSchedule capability on the seam (runtime/children-capability.ts):
 //   prepare  — the I/O outside the caches, each bounded: validates (memoised per generation), resolves the Secrets
-//              from the snapshot of a background runner (secrets.ts: get by name, no list/watch), lists this schedule's S3 folder and reads new manifests when a
+//              from the operator's Secret cache (shared with SmartCloudOpsApp; a change to a referenced Secret
+//              enqueues the schedules that reference it), lists this schedule's S3 folder and reads new manifests when a
 //              run finished, the listing is older than RELIST_MS or the destination changed, judges finished Jobs
 //              (success only from S3: manifest valid, object of its size), and applies retention (deletions are
 //              effects, not children: logged, counted, in status); then plans the Jobs (plan.ts, pure).
@@ -19,7 +20,7 @@ import { resourceRefOf } from '../../crds/kinds.js';
 import { validateSpec, type FieldError } from '../../crds/validate.js';
 import { Resources, type KubeObject } from '../../kube/index.js';
 import type { Capability, CapabilityLogic } from '../../runtime/children-capability.js';
-import type { ControllerDeps } from '../../runtime/manager.js';
+import type { ControllerDeps, InformerSet } from '../../runtime/manager.js';
 import type { CustomObject } from '../base.js';
 import { decideStatus } from '../status.js';
 import { agentAccess, jobParams, LABEL_RUN, ANN_SCHEDULE_NAME, type JobParams } from './job.js';
@@ -37,7 +38,6 @@ import { planSchedule, type SchedulePlan } from './plan.js';
 import { planRetention, type RetentionPlan } from './retention.js';
 import { cronOf, scheduleFolderName } from './schedule.js';
 import { backupStatus, HISTORY_LIMIT, lastSuccess, withConditions, type StoreView } from './status.js';
-import { SecretRunner } from './secrets.js';
 import { BackupStore, StoreError, type Destination } from './store.js';
 
 export const RELIST_MS = 10 * 60_000;
@@ -92,7 +92,42 @@ const APP = resourceRefOf('SmartCloudOpsApp');
 const key = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 const b64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
-export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityLogic<BackupScheduleObject, Ext> {
+/** A referenced Secret as the cache holds it: null when it does not exist. */
+interface SecretSnapshot {
+  secret?: (KubeObject & { data?: Record<string, string> }) | null;
+  error?: string;
+}
+
+/** The schedules (namespace/name) that reference each Secret (namespace/name): the Secret watch's map. */
+type SecretOwners = Map<string, Set<string>>;
+
+/** Secrets read from the cache; `want` registers the reference so that a change to the Secret enqueues its owner. */
+function cachedSecrets(cache: InformerSet, owners: SecretOwners) {
+  return {
+    async want(namespace: string, name: string, owner: string): Promise<SecretSnapshot> {
+      const k = `${namespace}/${name}`;
+      let set = owners.get(k);
+      if (!set) owners.set(k, (set = new Set()));
+      set.add(owner);
+      const secret = cache.get(namespace, name) as (KubeObject & { data?: Record<string, string> }) | undefined;
+      return { secret: secret ?? null };
+    },
+    /** Drops `owner`'s references except `keep` (namespace/name). */
+    forget(owner: string, keep: string[] = []): void {
+      for (const [k, set] of owners) {
+        if (keep.includes(k)) continue;
+        set.delete(owner);
+        if (!set.size) owners.delete(k);
+      }
+    },
+  };
+}
+
+export function backupLogic(
+  deps: ControllerDeps,
+  o: BackupOptions,
+  secretOwners: SecretOwners = new Map(),
+): CapabilityLogic<BackupScheduleObject, Ext> {
   const store = new BackupStore();
   deps.onStop(() => store.stop());
   const states = new Map<string, ObjState>();
@@ -147,8 +182,7 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
   const enqueueFor = (ns: string, match: (bs: BackupScheduleObject) => boolean) =>
     (deps.cache.list(ns) as BackupScheduleObject[]).filter(match).map(key);
 
-  const secrets = new SecretRunner({ client: deps.client, enqueue: (k) => deps.enqueue(k) });
-  deps.onStop(() => secrets.stop());
+  const secrets = cachedSecrets(deps.informer(Resources.Secret), secretOwners);
 
   // The app's database Secret changes with the app: reconcile the schedules that back it up (added on first use:
   // watches cannot be added while the manager builds this controller).
@@ -326,7 +360,7 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
 
   return {
     for: resourceRefOf('BackupSchedule'),
-    owns: [Resources.Job],
+    owns: BACKUP_OWNS,
     forget(namespace, name) {
       const k = `${namespace}/${name}`;
       states.delete(k);
@@ -619,15 +653,25 @@ export function backupLogic(deps: ControllerDeps, o: BackupOptions): CapabilityL
 
 type SchedulePlanStatus = { lastScheduleTime?: string; lastManualRequest?: string } | undefined;
 
+/** Jobs, and the agent's ServiceAccount, Role and RoleBinding for config exports (job.ts agentAccess). */
+const BACKUP_OWNS = [Resources.Job, Resources.ServiceAccount, Resources.Role, Resources.RoleBinding];
+
 export function backupCapability(o: BackupOptions): Capability<BackupScheduleObject, Ext> {
+  const secretOwners: SecretOwners = new Map();
   const stub = (): never => {
     throw new Error('bound per manager');
   };
   return {
     name: 'backupschedule',
     for: resourceRefOf('BackupSchedule'),
-    owns: [Resources.Job, Resources.ServiceAccount, Resources.Role, Resources.RoleBinding],
+    owns: BACKUP_OWNS,
     watches: [
+      {
+        // The referenced Secrets (the destination's credentials, the database's), from the Secret cache the
+        // SmartCloudOpsApp capability shares: a change reconciles the schedules that reference them.
+        resource: Resources.Secret,
+        map: (sec) => [...(secretOwners.get(`${sec.metadata.namespace}/${sec.metadata.name}`) ?? [])],
+      },
       {
         resource: Resources.Pod,
         labelSelector: LABEL_RUN,
@@ -638,14 +682,12 @@ export function backupCapability(o: BackupOptions): Capability<BackupScheduleObj
       },
     ],
     rbac: [
-      // The destination's and the database's Secrets, read by name (get only: no list/watch of Secrets).
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       // The agent's Role grants list on ConfigMaps (and Secrets) in the schedule's namespace: RBAC lets us create it
       // only while we hold those permissions ourselves (no escalate, no bind).
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
     ],
     desired: stub,
     status: stub,
-    bind: (deps) => backupLogic(deps, o),
+    bind: (deps) => backupLogic(deps, o, secretOwners),
   };
 }

@@ -25,7 +25,7 @@ import type { AnalysisVerdict, AppObject, CheckResult, DependencySnapshot, Monit
 import { createDependencySource } from './dependencies.js';
 import { appChildren, childName, PodDisruptionBudgetRef, POD_SELECTOR, REVISION_LABEL } from './desired.js';
 import { HealthChecker, type HealthTarget, type HttpGet } from './health.js';
-import { createMonitoringDetector, monitoringChildren } from './monitoring.js';
+import { createMonitoringDetector, monitoringChildren, PROMETHEUS_RULE, SERVICE_MONITOR } from './monitoring.js';
 import {
   COMPONENTS,
   parseRelease,
@@ -258,6 +258,8 @@ export function appCapability(opts: AppCapabilityOptions = {}): Capability<AppOb
     name: 'smartcloudopsapp',
     for: APP,
     owns: [Resources.Deployment, Resources.Service, PodDisruptionBudgetRef],
+    // The Prometheus Operator's kinds, owned only while the API server serves them (monitoring.ts).
+    ownsOptional: [PROMETHEUS_RULE, SERVICE_MONITOR],
     watches: [
       { resource: Resources.Secret, map: secretMap },
       { resource: Resources.Pod, labelSelector: POD_SELECTOR, map: podMap },
@@ -276,7 +278,8 @@ function bindApp(
 ): CapabilityLogic<AppObject, AppExt> {
   appCaches.add(deps.cache);
   const secrets = deps.informer(Resources.Secret);
-  const pods = deps.informer(Resources.Pod);
+  // The cache the Pod watch fills (scoped to our apps' pods), not a second cache of every Pod.
+  const pods = deps.informer(Resources.Pod, POD_SELECTOR);
   const enqueue = (key: string) => deps.enqueue(key);
   const health = new HealthChecker({ clock: deps.clock, enqueue, ...(opts.httpGet ? { get: opts.httpGet } : {}) });
   const sourceDeps = {
@@ -290,6 +293,7 @@ function bindApp(
   const dependencies = createDependencySource(sourceDeps);
   const analysis = createAnalysisSource(sourceDeps);
   const monitoring = createMonitoringDetector({
+    served: deps.servedKinds(),
     enqueueAll: () => {
       for (const a of deps.cache.list()) enqueue(`${a.metadata.namespace}/${a.metadata.name}`);
     },
@@ -318,6 +322,7 @@ function bindApp(
   return {
     for: APP,
     owns: [Resources.Deployment, Resources.Service, PodDisruptionBudgetRef],
+    ownsOptional: [PROMETHEUS_RULE, SERVICE_MONITOR],
     forget: (ns, name) => {
       const key = `${ns}/${name}`;
       memo.forget(ns, name);
