@@ -40,7 +40,7 @@ if (!hasRealNode) {
 }
 
 /** A TCP forwarder on the bridge address to a loopback port (the pods' way to PostgreSQL and Redis). */
-function forward(targetPort: number): Promise<{ port: number; close(): void }> {
+function forward(targetPort: number, port = 0): Promise<{ port: number; close(): void }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((c) => {
     const u = net.connect(targetPort, '127.0.0.1');
@@ -57,7 +57,7 @@ function forward(targetPort: number): Promise<{ port: number; close(): void }> {
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, BRIDGE_IP, () =>
+    server.listen(port, BRIDGE_IP, () =>
       resolve({
         port: (server.address() as net.AddressInfo).port,
         close: () => {
@@ -70,6 +70,8 @@ function forward(targetPort: number): Promise<{ port: number; close(): void }> {
 }
 
 const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type === type);
+// The PostgreSQL and Redis checks every second (30 s by default).
+const OPERATOR_ENV = { SCO_APP_DEPENDENCY_INTERVAL_MS: '1000' };
 
 (hasRealNode ? describe : describe.skip)('SmartCloudOpsApp on the real node', () => {
   let client: KubeClient;
@@ -77,6 +79,7 @@ const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type 
   let op: OperatorProcess;
   let database: string;
   const closers: (() => void)[] = [];
+  let pgFwd: { port: number; close(): void };
 
   const spec = (version: string, o: Partial<SmartCloudOpsAppSpec> = {}): SmartCloudOpsAppSpec => {
     const component = {
@@ -175,9 +178,9 @@ const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type 
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
     await admin.end();
-    const pgFwd = await forward(pgEnv.port);
+    pgFwd = await forward(pgEnv.port);
     const redisFwd = await forward(redis.port);
-    closers.push(pgFwd.close, redisFwd.close);
+    closers.push(() => pgFwd.close(), redisFwd.close);
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     await client.create(Resources.Secret, {
       metadata: { name: 'pg', namespace: ns },
@@ -191,7 +194,7 @@ const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type 
       metadata: { name: 'redis', namespace: ns },
       data: { host: b64(BRIDGE_IP), port: b64(String(redisFwd.port)), password: b64(redis.password) },
     } as KubeObject);
-    op = await OperatorProcess.start({ identity: `${ns}-a`, namespaces: [ns] });
+    op = await OperatorProcess.start({ identity: `${ns}-a`, namespaces: [ns], env: OPERATOR_ENV });
   });
 
   afterAll(async () => {
@@ -448,7 +451,7 @@ const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type 
     console.log(
       `SIGKILL: the children ${crashImages.every((x) => x === `${REPO}:1.1.0-crash`) ? 'had not moved yet (the new operator moves them)' : 'had already moved (the new operator only completes the record)'}`,
     );
-    op = await OperatorProcess.start({ identity: `${ns}-b`, namespaces: [ns] });
+    op = await OperatorProcess.start({ identity: `${ns}-b`, namespaces: [ns], env: OPERATOR_ENV });
     const done = await waitFor(
       'kill RolledBack by the new operator',
       'kill',
@@ -468,5 +471,48 @@ const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type 
     expect(await eventCount('kill', 'RollbackStarted')).toBe(1);
     expect(await eventCount('kill', 'RolledBack')).toBe(1);
     expect(await op.sum('smartcloudops_app_rollbacks_total')).toBe(0); // the new operator decided none
+  });
+
+  test('dependencies: PostgreSQL unreachable → DependenciesReady=False with the reason, back when it returns; Redis drift corrected once', async () => {
+    const depsReady = (x: App) => cond(x, 'DependenciesReady')?.status === 'True';
+    await create('deps', spec('1.0.0'));
+    const a = await waitFor('deps Ready with its dependencies', 'deps', (x) => ready(x) && depsReady(x), 180_000);
+    expect(cond(a, 'DependenciesReady')?.message).toMatch(/postgres: .*redis: /s);
+    // PostgreSQL goes away (the forwarder the Secret points at stops): the next check fails, with its reason.
+    const port = pgFwd.port;
+    pgFwd.close();
+    const down = await waitFor('deps DependenciesReady=False', 'deps', (x) => !depsReady(x), 60_000);
+    expect(cond(down, 'DependenciesReady')).toMatchObject({ status: 'False' });
+    expect(['ConnectionRefused', 'Timeout', 'ConnectionFailed']).toContain(cond(down, 'DependenciesReady')?.reason);
+    expect(cond(down, 'DependenciesReady')?.message).toMatch(/^postgres: /);
+    expect(cond(down, 'Degraded')?.status).toBe('True');
+    // ... and back on the same address: recovered without any change to the app.
+    pgFwd = await forward(postgresEnv().port, port);
+    await waitFor('deps DependenciesReady=True again', 'deps', depsReady, 60_000);
+    // Redis drift: someone changes maxmemory-policy by hand; the app's spec.cache.config (default allkeys-lru) wins.
+    const { Redis } = await import('ioredis');
+    const r = redisEnv();
+    const redis = new Redis({ host: r.host, port: r.port, password: r.password, lazyConnect: true });
+    await redis.connect();
+    try {
+      const before = await eventCount('deps', 'RedisConfigCorrected');
+      await redis.config('SET', 'maxmemory-policy', 'noeviction');
+      await eventually(
+        'maxmemory-policy put back',
+        async () => ((await redis.config('GET', 'maxmemory-policy')) as string[])[1] === 'allkeys-lru',
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      await eventually(
+        'one RedisConfigCorrected Event',
+        async () => (await eventCount('deps', 'RedisConfigCorrected')) > before,
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      await sleep(3000);
+      expect(await eventCount('deps', 'RedisConfigCorrected')).toBe(before + 1);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

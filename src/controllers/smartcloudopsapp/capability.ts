@@ -167,6 +167,16 @@ export interface AppCapabilityOptions {
   semantic?: (obj: AppObject, spec: SmartCloudOpsAppSpec) => FieldError[];
   /** The HTTP GET of the health checks (tests inject one). */
   httpGet?: HttpGet;
+  /** Period of the PostgreSQL and Redis checks (default 30 s; tests set it short). */
+  dependencyIntervalMs?: number;
+}
+
+/** Options from the environment (test tuning only): SCO_APP_DEPENDENCY_INTERVAL_MS. */
+export function appOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<AppCapabilityOptions, 'dependencyIntervalMs'> {
+  const n = Number(env.SCO_APP_DEPENDENCY_INTERVAL_MS);
+  return env.SCO_APP_DEPENDENCY_INTERVAL_MS && Number.isFinite(n) && n >= 100 ? { dependencyIntervalMs: n } : {};
 }
 
 class AppMetrics {
@@ -290,7 +300,12 @@ function bindApp(
     secrets: (ns: string, name: string) => secrets.get(ns, name),
     enqueue,
   };
-  const dependencies = createDependencySource(sourceDeps);
+  const dependencies = createDependencySource(
+    sourceDeps,
+    opts.dependencyIntervalMs
+      ? { postgresIntervalMs: opts.dependencyIntervalMs, redisIntervalMs: opts.dependencyIntervalMs }
+      : undefined,
+  );
   const analysis = createAnalysisSource(sourceDeps);
   const monitoring = createMonitoringDetector({
     served: deps.servedKinds(),

@@ -4,7 +4,7 @@ import type { SmartCloudOpsAppSpec } from '../../crds/smartcloudopsapp.js';
 import { checkCron, checkTimeZone, parseQuantity, type FieldError } from '../../crds/validate.js';
 import { capabilityController } from '../../runtime/children-capability.js';
 import type { CustomObject } from '../base.js';
-import { appCapability } from './capability.js';
+import { appCapability, appOptionsFromEnv } from './capability.js';
 
 type Resources = NonNullable<SmartCloudOpsAppSpec['backend']['resources']>;
 
@@ -32,4 +32,4 @@ export function semantic(_obj: CustomObject<SmartCloudOpsAppSpec>, spec: SmartCl
   ];
 }
 
-export const smartCloudOpsAppController = capabilityController(appCapability({ semantic }));
+export const smartCloudOpsAppController = capabilityController(appCapability({ semantic, ...appOptionsFromEnv() }));
