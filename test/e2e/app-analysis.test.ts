@@ -12,6 +12,7 @@ import pg from 'pg';
 import { REAL_NODE_POD_IP_REGEX } from '../../hack/cluster/prometheus.js';
 import { resourceRefOf } from '../../src/crds/kinds.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
+import { BRIDGE_IP, forwardOnBridge, type Forwarder } from '../support/bridge.js';
 import { installCrds } from '../support/crds.js';
 import { postgresEnv } from '../support/env.js';
 import { createNamespace, deleteNamespace, eventually, testClient } from '../support/kube.js';
@@ -42,6 +43,7 @@ describe('rollback from the Prometheus analysis', () => {
   let ns: string;
   let op: OperatorProcess | undefined;
   let db: string;
+  let pgFwd: Forwarder | undefined;
   let skip = '';
   let stopTraffic = false;
   let traffic: Promise<void> | undefined;
@@ -69,11 +71,13 @@ describe('rollback from the Prometheus analysis', () => {
     await admin.query(`CREATE DATABASE ${db}`);
     await admin.end();
     const e = pgEnv();
+    // The pods reach PostgreSQL through a forwarder on the bridge address (127.0.0.1 is their own loopback).
+    pgFwd = await forwardOnBridge(e.port);
     await client.create(Resources.Secret, {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'db', namespace: ns },
-      stringData: { host: e.host, port: String(e.port), database: db, username: e.user, password: e.password },
+      stringData: { host: BRIDGE_IP, port: String(pgFwd.port), database: db, username: e.user, password: e.password },
     } as KubeObject);
     op = await OperatorProcess.start({ identity: ns, namespaces: [ns] });
     await client.create(ref, {
@@ -129,6 +133,7 @@ describe('rollback from the Prometheus analysis', () => {
     await traffic;
     await op?.stop();
     if (ns) await deleteNamespace(client, ns);
+    pgFwd?.close();
     if (db) {
       const admin = new pg.Client({ ...pgEnv(), database: 'postgres' });
       await admin.connect();

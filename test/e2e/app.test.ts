@@ -3,12 +3,12 @@
 // the operator as a process on this host whose HTTP health checks reach the components' ClusterIPs through the real
 // node's kube-proxy rules. Short bake windows and deadlines. Skipped, saying so, without a real node.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BRIDGE_IP } from '../../hack/cluster/netcfg.js';
 import { resourceRefOf } from '../../src/crds/kinds.js';
 import type { SmartCloudOpsAppSpec, SmartCloudOpsAppStatus } from '../../src/crds/smartcloudopsapp.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
+import { forwardOnBridge, type Forwarder } from '../support/bridge.js';
 import { installCrds } from '../support/crds.js';
 import { postgresEnv, redisEnv } from '../support/env.js';
 import { deleteNamespace, eventually, testClient, uniqueName } from '../support/kube.js';
@@ -39,36 +39,6 @@ if (!hasRealNode) {
   console.warn(`SKIPPED test/e2e/app.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
 }
 
-/** A TCP forwarder on the bridge address to a loopback port (the pods' way to PostgreSQL and Redis). */
-function forward(targetPort: number, port = 0): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    const u = net.connect(targetPort, '127.0.0.1');
-    sockets.add(c).add(u);
-    c.pipe(u).pipe(c);
-    const end = () => {
-      c.destroy();
-      u.destroy();
-      sockets.delete(c);
-      sockets.delete(u);
-    };
-    c.on('error', end).on('close', end);
-    u.on('error', end).on('close', end);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, BRIDGE_IP, () =>
-      resolve({
-        port: (server.address() as net.AddressInfo).port,
-        close: () => {
-          for (const s of sockets) s.destroy();
-          server.close();
-        },
-      }),
-    );
-  });
-}
-
 const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type === type);
 // The PostgreSQL and Redis checks every second (30 s by default).
 const OPERATOR_ENV = { SCO_APP_DEPENDENCY_INTERVAL_MS: '1000' };
@@ -79,7 +49,7 @@ const OPERATOR_ENV = { SCO_APP_DEPENDENCY_INTERVAL_MS: '1000' };
   let op: OperatorProcess;
   let database: string;
   const closers: (() => void)[] = [];
-  let pgFwd: { port: number; close(): void };
+  let pgFwd: Forwarder;
 
   const spec = (version: string, o: Partial<SmartCloudOpsAppSpec> = {}): SmartCloudOpsAppSpec => {
     const component = {
@@ -178,8 +148,8 @@ const OPERATOR_ENV = { SCO_APP_DEPENDENCY_INTERVAL_MS: '1000' };
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
     await admin.end();
-    pgFwd = await forward(pgEnv.port);
-    const redisFwd = await forward(redis.port);
+    pgFwd = await forwardOnBridge(pgEnv.port);
+    const redisFwd = await forwardOnBridge(redis.port);
     closers.push(() => pgFwd.close(), redisFwd.close);
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     await client.create(Resources.Secret, {
@@ -487,7 +457,7 @@ const OPERATOR_ENV = { SCO_APP_DEPENDENCY_INTERVAL_MS: '1000' };
     expect(cond(down, 'DependenciesReady')?.message).toMatch(/^postgres: /);
     expect(cond(down, 'Degraded')?.status).toBe('True');
     // ... and back on the same address: recovered without any change to the app.
-    pgFwd = await forward(postgresEnv().port, port);
+    pgFwd = await forwardOnBridge(postgresEnv().port, port);
     await waitFor('deps DependenciesReady=True again', 'deps', depsReady, 60_000);
     // Redis drift: someone changes maxmemory-policy by hand; the app's spec.cache.config (default allkeys-lru) wins.
     const { Redis } = await import('ioredis');

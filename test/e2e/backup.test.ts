@@ -15,6 +15,7 @@ import {
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
@@ -533,5 +534,81 @@ const secretObj = (name: string, data: Record<string, string>) => ({
     const keys = await listKeys(folder('trunc'));
     for (const o of old) expect(keys).toEqual(expect.arrayContaining([o.dump, o.manifest]));
     expect(bs.status?.lastSuccessfulBackup?.key).toBe(old[0]!.dump);
+  });
+
+  test("config export: ConfigMaps, and Secrets only encrypted, as the schedule's own account; each part in the manifest", async () => {
+    if (!op || op.exited) await startOperator();
+    // The app whose namespace is exported; paused, so it only names its database Secret (nothing is deployed).
+    await client.create(resourceRefOf('SmartCloudOpsApp'), {
+      apiVersion: 'ops.smartcloudops.ai/v1alpha1',
+      kind: 'SmartCloudOpsApp',
+      metadata: { name: 'shop', namespace: ns },
+      spec: {
+        version: '1.0.0',
+        paused: true,
+        backend: { image: 'localhost/shop/backend' },
+        frontend: { image: 'localhost/shop/frontend' },
+        database: { secretRef: { name: 'db' } },
+      },
+    } as KubeObject);
+    await client.create(Resources.ConfigMap, {
+      metadata: { name: 'shop-settings', namespace: ns },
+      data: { FEATURE_FLAGS: 'checkout-v2' },
+    } as KubeObject);
+    const key = secretObj('backup-key', { key: randomBytes(32).toString('hex') });
+    await client.create(Resources.Secret, { ...key, metadata: { ...key.metadata, namespace: ns } });
+    const s = schedule('cfg', {
+      database: undefined,
+      appRef: { name: 'shop' },
+      include: { database: true, config: true, secrets: 'Encrypted', encryptionKeySecretRef: { name: 'backup-key' } },
+    });
+    await client.create(BS, {
+      ...s,
+      metadata: { name: 'cfg', namespace: ns, annotations: { 'ops.smartcloudops.ai/backup-now': 'one' } },
+    });
+    const done = await eventually(
+      'the config backup verified',
+      async () => {
+        const b = await get('cfg');
+        return b.status?.lastSuccessfulBackup ? b : b.status?.lastFailedBackup ? b : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    );
+    expect(done.status?.lastFailedBackup).toBeUndefined();
+    // The Job ran as the schedule's account, allowed to list ConfigMaps and (encrypted export) Secrets here only.
+    const role = await client.get<KubeObject & { rules: { resources: string[]; verbs: string[] }[] }>(
+      Resources.Role,
+      ns,
+      'cfg-backup-agent',
+    );
+    expect(role.rules.map((r) => [r.resources[0], r.verbs])).toEqual([
+      ['configmaps', ['get', 'list']],
+      ['secrets', ['get', 'list']],
+    ]);
+    const job = (await jobs()).find((j) => j.metadata.name?.startsWith('cfg-now-')) as KubeObject & {
+      spec: { template: { spec: { serviceAccountName?: string } } };
+    };
+    expect(job.spec.template.spec.serviceAccountName).toBe('cfg-backup-agent');
+    // Each part is its own object; the Secrets object is ciphertext (no Secret value in it).
+    const keys = await listKeys(folder('cfg'));
+    expect(keys.some((k) => k.endsWith('.sql.gz'))).toBe(true);
+    expect(keys.some((k) => k.endsWith('.configmaps.yaml.gz'))).toBe(true);
+    const enc = keys.find((k) => k.endsWith('.secrets.yaml.gz.enc'));
+    expect(enc).toBeDefined();
+    const s3 = s3Client();
+    try {
+      const manifestKey = keys.find((k) => k.endsWith('.manifest.json'))!;
+      const m = JSON.parse(
+        await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey }))).Body!.transformToString(),
+      ) as { parts: { kind: string; key: string }[] };
+      expect(m.parts.map((p) => p.kind).sort()).toEqual(['configmaps', 'database', 'secrets']);
+      const body = Buffer.from(
+        await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: enc! }))).Body!.transformToByteArray(),
+      );
+      expect(body.includes(Buffer.from(postgresEnv().password))).toBe(false);
+      expect(body.includes(Buffer.from(b64(postgresEnv().password)))).toBe(false);
+    } finally {
+      s3.destroy();
+    }
   });
 });
