@@ -68,7 +68,8 @@ async function main(): Promise<void> {
       retryPeriodMs: cfg.retryPeriodMs,
     },
   });
-  for (const def of controllerDefs({ agentImage: cfg.agentImage || undefined })) manager.add(def);
+  for (const def of controllerDefs({ agentImage: cfg.agentImage || undefined, operatorNamespace: cfg.leaseNamespace }))
+    manager.add(def);
 
   // The whole shutdown is bounded by --shutdown-timeout (below the pod's terminationGracePeriodSeconds); the
   // manager gets all but a small margin of it, then the process exits regardless.

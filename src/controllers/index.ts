@@ -9,6 +9,8 @@ import { smartCloudOpsAppController } from './smartcloudopsapp/controller.js';
 export interface ControllerOptions {
   /** The operator's own image: backup Jobs run the agent from it (--agent-image). */
   agentImage?: string;
+  /** The operator's own namespace (POD_NAMESPACE): a DR drill never uses it. */
+  operatorNamespace?: string;
 }
 
 export function controllerDefs(o: ControllerOptions = {}): ControllerDef[] {
@@ -16,7 +18,7 @@ export function controllerDefs(o: ControllerOptions = {}): ControllerDef[] {
     smartCloudOpsAppController,
     backupScheduleController(o),
     scalingPolicyController,
-    drDrillController,
+    drDrillController(o),
     certRenewalController,
   ];
 }

@@ -16,6 +16,9 @@
 // served. Their scoped caches exist only while served-kinds.ts sees their CRD served and Established: started then
 // (every `for` object enqueued once the cache synced, so desired children can be applied and pruned), stopped and
 // dropped when the CRD goes away (every `for` object enqueued again). They never hold up the caches' sync.
+// `allNamespaces` (a cache scope): one cluster-wide list/watch even when a list of namespaces is watched, as
+// controller-runtime's cache.Options.ByObject with cache.AllNamespaces; only with a label selector (objects the
+// operator labelled itself in namespaces it creates at run time, e.g. a DR drill's namespace).
 import http from 'node:http';
 import type net from 'node:net';
 import type { KubeClient, KubeObject, ResourceRef } from '../kube/index.js';
@@ -110,6 +113,8 @@ export interface WatchDef {
   fieldSelector?: string;
   /** Shrink what the watch's cache keeps (client-go's SetTransform); one cache per resource and transform id. */
   transform?: NamedTransform;
+  /** One cluster-wide watch even when namespaces are listed (needs a labelSelector). */
+  allNamespaces?: boolean;
 }
 
 /** How a cache is scoped (client-go's ListOptions label/field selectors) and shrunk (SetTransform). */
@@ -117,6 +122,8 @@ export interface CacheScope {
   labelSelector?: string;
   fieldSelector?: string;
   transform?: NamedTransform;
+  /** One cluster-wide list/watch even when namespaces are listed (needs a labelSelector). */
+  allNamespaces?: boolean;
 }
 
 /**
@@ -246,7 +253,9 @@ export class Manager {
   /** The shared cache of `ref` (full objects); started at once when the manager already runs. */
   informer<T extends KubeObject = KubeObject>(ref: ResourceRef, scope?: string | CacheScope): InformerSet<T> {
     const sc: CacheScope = typeof scope === 'string' ? { labelSelector: scope } : (scope ?? {});
-    return this.cacheOf<T>(ref, sc.labelSelector, false, sc.fieldSelector, sc.transform);
+    if (sc.allNamespaces && !sc.labelSelector)
+      throw new Error(`a cluster-wide cache of ${ref.kind} needs a label selector`);
+    return this.cacheOf<T>(ref, sc.labelSelector, false, sc.fieldSelector, sc.transform, sc.allNamespaces);
   }
 
   /** The shared watch of served custom kinds (created on first use, started with the manager). */
@@ -278,12 +287,13 @@ export class Manager {
     child: boolean,
     fieldSelector?: string,
     named?: NamedTransform,
+    allNamespaces = false,
   ) {
     const fields = fieldSelector ? `&fields=${fieldSelector}` : '';
-    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${fields}${child ? '#children' : ''}${named ? `#t:${named.id}` : ''}`;
+    const id = `${ref.group}/${ref.version}/${ref.plural}?${labelSelector ?? ''}${fields}${child ? '#children' : ''}${named ? `#t:${named.id}` : ''}${allNamespaces ? '#all' : ''}`;
     let set = this.informers.get(id);
     if (!set) {
-      const scopes = ref.namespaced && this.o.namespaces.length ? this.o.namespaces : [undefined];
+      const scopes = ref.namespaced && this.o.namespaces.length && !allNamespaces ? this.o.namespaces : [undefined];
       set = new InformerSet(
         scopes.map(
           (namespace) =>
