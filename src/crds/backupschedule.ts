@@ -295,6 +295,20 @@ export const BackupScheduleStatus = Obj(
         { description: 'The newest backup with a valid manifest whose object matches it.' },
       ),
     ),
+    lastVerifiedBackup: Optional(
+      Obj(
+        {
+          key: Str({ description: 'S3 key of the backup a DR drill restored and checked.', maxLength: 1024 }),
+          verifiedAt: Str({ description: 'When that drill run finished.', format: 'date-time' }),
+          drill: Str({ description: 'The DRDrill (in this namespace) that verified it.', maxLength: 253 }),
+          run: Str({ description: "The drill's run id.", maxLength: 64 }),
+        },
+        {
+          description:
+            'The newest backup of this schedule proven restorable by a DRDrill run that succeeded (restored, healthy, integrity checks passed).',
+        },
+      ),
+    ),
     lastFailedBackup: Optional(
       Obj(
         {

@@ -14,6 +14,7 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +45,7 @@ const NETPOL = {
   namespaced: true,
 };
 const REPO = 'localhost/smartcloudops/standin';
+const DRILLS = ['monthly', 'writable', 'squatted', 'sneaky', 'unhealthy', 'corrupt'];
 
 type Cond = { type: string; status: string; reason: string; message: string };
 interface Step {
@@ -148,7 +150,47 @@ const exists = async (p: Promise<unknown>) =>
     });
     return op;
   };
+  let checksum0 = '';
   const getDrill = (name: string) => client.get<Drill>(DRILL, ns, name);
+  /** Production's data, byte for byte: an md5 over every row of every table, in a stable order. */
+  const checksum = () =>
+    admin(async (c) => {
+      const parts: string[] = [];
+      for (const t of ['app.users', 'app.orders', 'public.events', 'public.empty_table']) {
+        const r = await c.query<{ h: string | null; n: string }>(
+          `SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS h, count(*) AS n FROM ${t} t`,
+        );
+        parts.push(`${t}:${r.rows[0]?.n}:${r.rows[0]?.h}`);
+      }
+      return parts.join(' ');
+    }, db);
+  const expectProductionUnchanged = async () => expect(await checksum()).toBe(checksum0);
+  const runNow = (name: string, value: string) =>
+    client.patch(DRILL, ns, name, { metadata: { annotations: { 'ops.smartcloudops.ai/run-now': value } } }, 'merge');
+  /** Waits for the drill's newest run to be over (and cleaned up, unless `kept`). */
+  const finished = (name: string, kept = false, timeoutMs = 300_000) =>
+    eventually(
+      `run of ${name} finished`,
+      async () => {
+        const d = await getDrill(name);
+        const r = d.status?.runs?.[0];
+        return r && r.phase !== 'Running' && (kept || r.cleanedUp) && d;
+      },
+      { timeoutMs, intervalMs: 1000 },
+    ).catch(async (err) => {
+      const d = await getDrill(name).catch(() => undefined);
+      throw new Error(
+        `${(err as Error).message}\nstatus: ${JSON.stringify(d?.status, null, 1)}\noperator log: ${op?.logFile}`,
+      );
+    });
+  const gone = async (run: Run) => {
+    await eventually(
+      `${run.drNamespace} gone`,
+      async () => !(await exists(client.get(Resources.Namespace, undefined, run.drNamespace))),
+      { timeoutMs: 120_000 },
+    );
+    expect(await databaseExists(run.drDatabase)).toBe(false);
+  };
   const databaseExists = (name: string) =>
     admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
 
@@ -264,6 +306,7 @@ const exists = async (p: Promise<unknown>) =>
         jobTemplate: placement,
       },
     } as KubeObject);
+    checksum0 = await checksum();
     await startOperator();
   });
 
@@ -271,11 +314,10 @@ const exists = async (p: Promise<unknown>) =>
     await op?.stop();
     if (ns) {
       // Drills first (their finalizers clean up with the operator still running), then the namespace.
-      for (const name of ['monthly', 'writable', 'squatted'])
-        await client.delete(DRILL, ns, name).catch(() => undefined);
+      for (const name of DRILLS) await client.delete(DRILL, ns, name).catch(() => undefined);
     }
     if (ns) await deleteNamespace(client, ns);
-    for (const name of ['monthly', 'writable', 'squatted']) {
+    for (const name of DRILLS) {
       const drNs = drNamespaceFor(ns, name);
       await client.delete(Resources.Namespace, undefined, drNs).catch(() => undefined);
     }
@@ -327,8 +369,20 @@ const exists = async (p: Promise<unknown>) =>
     expect(JSON.stringify(netpol.spec)).toContain(`"values":["${ns}"]`);
     expect((netpol.spec as { policyTypes: string[] }).policyTypes).toEqual(['Egress']);
 
-    // SIGKILL mid-run; a new process carries the run on from status.
+    // SIGKILL during RestoreData (its Job exists); a new process carries the run on from status.
+    const restoreJob = await eventually(
+      'the restore Job',
+      async () =>
+        (
+          await client.list<KubeObject & { status?: { conditions?: { type: string }[] } }>(Resources.Job, {
+            namespace: drNs,
+          })
+        ).items[0],
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
     await op?.kill('SIGKILL');
+    // Killed while the restore ran: its Job had not finished.
+    expect(restoreJob.status?.conditions?.map((c) => c.type) ?? []).not.toContain('Complete');
     await sleep(2000);
     await startOperator();
 
@@ -388,11 +442,16 @@ const exists = async (p: Promise<unknown>) =>
     expect(await databaseExists(run.drDatabase)).toBe(false);
 
     // Exactly one backup for the run (across the SIGKILL), asked of the BackupSchedule; one restore ran.
-    const bs = await client.get<KubeObject & { status?: { history?: { job: string; result: string }[] } }>(
-      BS,
-      ns,
-      'nightly',
-    );
+    // The BackupSchedule learns which backup a drill proved restorable.
+    const bs = await eventually('lastVerifiedBackup on the BackupSchedule', async () => {
+      const b = await client.get<
+        KubeObject & {
+          status?: { history?: { job: string; result: string }[]; lastVerifiedBackup?: { key: string; run: string } };
+        }
+      >(BS, ns, 'nightly');
+      return b.status?.lastVerifiedBackup && b;
+    });
+    expect(bs.status?.lastVerifiedBackup).toMatchObject({ key: run.backup?.key, run: run.id });
     expect(bs.status?.history?.filter((h) => h.result === 'Succeeded')).toHaveLength(1);
     const backupJobs = (await client.list(Resources.Job, { namespace: ns })).items;
     expect(backupJobs).toHaveLength(1);
@@ -512,5 +571,99 @@ const exists = async (p: Promise<unknown>) =>
     } finally {
       await client.delete(Resources.Namespace, undefined, drNs).catch(() => undefined);
     }
+  });
+  test('an integrity query that tries to write is refused, fails the run, and changes nothing', async () => {
+    await client.create(
+      DRILL,
+      drill('sneaky', {
+        backup: 'Latest',
+        checks: {
+          health: false,
+          readOnlySecretRef: { name: 'readonly' },
+          queries: [
+            { name: 'delete-cte', sql: 'WITH d AS (DELETE FROM app.users RETURNING id) SELECT count(*) FROM d' },
+            { name: 'two-statements', sql: 'SELECT 1; DELETE FROM app.orders' },
+            { name: 'users', sql: 'SELECT count(*) FROM app.users' },
+          ],
+        },
+      }),
+    );
+    await eventually('the drill Ready', async () => cond(await getDrill('sneaky'), 'Ready')?.status === 'True');
+    await runNow('sneaky', 'x1');
+    const d = await finished('sneaky');
+    const run = d.status?.runs?.[0] as Run;
+    expect(run.phase).toBe('Failed');
+    expect(run.reason).toBe('IntegrityMismatch');
+    const byName = Object.fromEntries((run.sourceValues ?? []).map((v) => [v.name, v]));
+    expect(byName['delete-cte']?.error).toMatch(/refused/);
+    expect(byName['two-statements']?.error).toMatch(/refused/);
+    expect(byName.users?.value).toBe(200);
+    expect(run.integrity?.find((i) => i.name === 'users')).toMatchObject({ source: 200, restored: 200, passed: true });
+    await gone(run);
+    await expectProductionUnchanged();
+  });
+
+  test('a stand-in that never becomes healthy fails the run at HealthCheck, and it is still cleaned up', async () => {
+    await client.create(APP, {
+      apiVersion: `${APP.group}/${APP.version}`,
+      kind: 'SmartCloudOpsApp',
+      metadata: { name: 'broken', namespace: ns },
+      spec: {
+        version: '1.1.0-notready',
+        backend: { image: REPO, replicas: 1 },
+        frontend: { image: REPO, replicas: 1 },
+        database: { secretRef: { name: 'db' } },
+        podTemplate: {
+          nodeSelector: { [LABEL_KEY]: LABEL_VALUE },
+          tolerations: [{ key: TAINT_KEY, operator: 'Exists', effect: 'NoSchedule' }],
+        },
+        rollout: { progressDeadlineSeconds: 30, autoRollback: false },
+        monitoring: { prometheusRule: false, serviceMonitor: false },
+      },
+    } as KubeObject);
+    await client.create(
+      DRILL,
+      drill('unhealthy', { appRef: { name: 'broken' }, backup: 'Latest', checks: { health: true } }),
+    );
+    await eventually('the drill Ready', async () => cond(await getDrill('unhealthy'), 'Ready')?.status === 'True');
+    await runNow('unhealthy', 'h1');
+    const d = await finished('unhealthy');
+    const run = d.status?.runs?.[0] as Run;
+    expect(run.phase).toBe('Failed');
+    expect(run.steps.find((s) => s.name === 'RestoreData')?.phase).toBe('Succeeded');
+    expect(run.steps.find((s) => s.name === 'HealthCheck')).toMatchObject({
+      phase: 'Failed',
+      reason: 'ProgressDeadlineExceeded',
+    });
+    expect(run.steps.find((s) => s.name === 'Cleanup')?.phase).toBe('Succeeded');
+    expect(cond(d, 'Ready')).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded' });
+    await gone(run);
+    await expectProductionUnchanged();
+    await client.delete(APP, ns, 'broken');
+  });
+
+  test('a corrupted backup fails the run at RestoreData with the reason, and it is cleaned up', async () => {
+    // The newest verified backup (the first drill's) overwritten in S3 with other bytes of the same size.
+    const bs = await client.get<KubeObject & { status?: { lastSuccessfulBackup?: { key: string; size: number } } }>(
+      BS,
+      ns,
+      'nightly',
+    );
+    const last = bs.status?.lastSuccessfulBackup as { key: string; size: number };
+    const s3 = s3Client();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: last.key, Body: randomBytes(last.size) }));
+    s3.destroy();
+    await client.create(DRILL, drill('corrupt', { backup: 'Latest', checks: { health: false } }));
+    await eventually('the drill Ready', async () => cond(await getDrill('corrupt'), 'Ready')?.status === 'True');
+    await runNow('corrupt', 'c1');
+    const d = await finished('corrupt');
+    const run = d.status?.runs?.[0] as Run;
+    expect(run.phase).toBe('Failed');
+    const step = run.steps.find((s) => s.name === 'RestoreData');
+    expect(step?.phase).toBe('Failed');
+    expect(`${step?.reason} ${step?.message}`).toMatch(/ArchiveInvalid|Checksum|sha256/);
+    expect(run.reason).toBe(step?.reason);
+    await gone(run);
+    await expectProductionUnchanged();
   });
 });

@@ -65,6 +65,7 @@ interface Ext {
   retention: ObjState['retention'];
   jobOfRun: Map<string, string>;
   requeueMs?: number;
+  verified?: ReturnType<typeof lastVerified>;
 }
 
 interface ObjState {
@@ -89,6 +90,7 @@ interface ObjState {
 }
 
 const APP = resourceRefOf('SmartCloudOpsApp');
+const DRILL = resourceRefOf('DRDrill');
 const key = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 const b64 = (s: string | undefined) => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
@@ -132,6 +134,7 @@ export function backupLogic(
   deps.onStop(() => store.stop());
   const states = new Map<string, ObjState>();
   const apps = deps.informer(APP);
+  const drills = deps.informer(DRILL);
   const pods = deps.informer(Resources.Pod, LABEL_RUN);
   const reg = deps.metrics.registry;
   const m = {
@@ -530,6 +533,7 @@ export function backupLogic(
         retention: s.retention,
         jobOfRun,
         requeueMs: Math.max(1000, Math.min(...waits, RELIST_MS)),
+        verified: lastVerified(drills.list(ns) as DrillLike[], name),
       };
     },
 
@@ -541,6 +545,7 @@ export function backupLogic(
 
     status(obj, _observed, observations, ext) {
       const now = observations.now;
+      const verified = ext.verified;
       const gen = obj.metadata.generation;
       const prev = obj.status as ({ conditions?: never } & Record<string, unknown>) | undefined;
       const suspended = ext.spec?.suspend ? Reason.SpecSuspended : undefined;
@@ -606,6 +611,7 @@ export function backupLogic(
           : prev?.lastSuccessfulBackup && !ext.store.listedAt
             ? { lastSuccessfulBackup: prev.lastSuccessfulBackup }
             : {}),
+        ...(verified ? { lastVerifiedBackup: verified } : {}),
         ...(out.lastFailed
           ? {
               lastFailedBackup: {
@@ -651,6 +657,28 @@ export function backupLogic(
   };
 }
 
+type DrillLike = KubeObject & {
+  spec?: { backupScheduleRef?: { name?: string } };
+  status?: { runs?: { id: string; phase: string; finishedAt?: string; backup?: { key: string } }[] };
+};
+
+/** The newest backup of this schedule that a DRDrill restored in a run that succeeded (DR drills feed it back). */
+export function lastVerified(
+  drills: DrillLike[],
+  schedule: string,
+): { key: string; verifiedAt: string; drill: string; run: string } | undefined {
+  let best: { key: string; verifiedAt: string; drill: string; run: string } | undefined;
+  for (const d of drills) {
+    if (d.spec?.backupScheduleRef?.name !== schedule) continue;
+    for (const r of d.status?.runs ?? []) {
+      if (r.phase !== 'Succeeded' || !r.backup?.key || !r.finishedAt) continue;
+      if (!best || r.finishedAt > best.verifiedAt)
+        best = { key: r.backup.key, verifiedAt: r.finishedAt, drill: d.metadata.name as string, run: r.id };
+    }
+  }
+  return best;
+}
+
 type SchedulePlanStatus = { lastScheduleTime?: string; lastManualRequest?: string } | undefined;
 
 /** Jobs, and the agent's ServiceAccount, Role and RoleBinding for config exports (job.ts agentAccess). */
@@ -671,6 +699,14 @@ export function backupCapability(o: BackupOptions): Capability<BackupScheduleObj
         // SmartCloudOpsApp capability shares: a change reconciles the schedules that reference them.
         resource: Resources.Secret,
         map: (sec) => [...(secretOwners.get(`${sec.metadata.namespace}/${sec.metadata.name}`) ?? [])],
+      },
+      {
+        // DR drills that restored this schedule's backups: their results feed status.lastVerifiedBackup.
+        resource: DRILL,
+        map: (d) => {
+          const n = (d as DrillLike).spec?.backupScheduleRef?.name;
+          return n ? [`${d.metadata.namespace}/${n}`] : [];
+        },
       },
       {
         resource: Resources.Pod,

@@ -494,7 +494,9 @@ export function drillLogic(deps: ControllerDeps, o: DrillOptions): CapabilityLog
         done('RestoreData') && done('DeployApp') && !done('HealthCheck') && spec.checks?.health !== false;
       let health: HealthResult[] | undefined;
       if (atHealth && deps_.length) health = memo.health = await probeHealth(run.drNamespace, appName, refs.app.spec);
-      obs.app = appObservation(deps_, 2, atHealth ? health : undefined, memo.readyAt);
+      // Every object of the copy must be there (an apply cut short by a crash is redone).
+      const complete = ['backend', 'frontend'].every((c) => !!services.get(run.drNamespace, `${appName}-${c}`));
+      obs.app = appObservation(deps_, 2, atHealth ? health : undefined, memo.readyAt, complete);
       if (obs.app.state === 'Ready' && atHealth && !memo.readyAt) {
         memo.readyAt = deps.clock.now().toISOString();
         obs.app.readyAt = memo.readyAt;

@@ -101,7 +101,7 @@ export interface HealthResult {
 }
 
 /**
- * The app copy: Absent (not deployed), Failed (a Deployment passed its progress deadline), Ready (every Deployment
+ * The app copy: Absent (not deployed, or only partly: `complete` false or Deployments missing), Failed (a Deployment passed its progress deadline), Ready (every Deployment
  * available with its updated replicas, and — when checks.health — each component's health endpoint answered 2xx),
  * else Progressing.
  */
@@ -110,8 +110,10 @@ export function appObservation(
   expected: number,
   health: HealthResult[] | undefined,
   readyAt: string | undefined,
+  complete = true,
 ): DrillObservations['app'] {
-  if (!deployments.length) return { state: 'Absent' };
+  // Not all of the copy's objects exist (none yet, or an apply cut short by a crash): deploy it (again).
+  if (!deployments.length || deployments.length < expected || !complete) return { state: 'Absent' };
   const stuck = deployments.find((d) =>
     d.status?.conditions?.some(
       (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
