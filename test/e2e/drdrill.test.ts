@@ -461,8 +461,9 @@ const exists = async (p: Promise<unknown>) =>
       const mine = (await client.list(ref, { namespace: ns, labelSelector: 'ops.smartcloudops.ai/drill-uid' })).items;
       expect(mine).toEqual([]);
     }
-    expect(await admin(async (c) => Number((await c.query('SELECT count(*) FROM app.users')).rows[0].count), db)).toBe(
-      200,
+    await expectProductionUnchanged();
+    console.log(
+      `drill run: ${run.steps.map((x) => `${x.name} ${x.durationSeconds}s`).join(', ')}; RTO ${run.rtoSeconds}s, RPO ${run.rpoSeconds}s, restore ${run.restoreSeconds}s`,
     );
 
     // The events of a run.
@@ -526,6 +527,7 @@ const exists = async (p: Promise<unknown>) =>
       await admin(async (c) => Number((await c.query('SELECT count(*) FROM app.users')).rows[0].count), run.drDatabase),
     ).toBe(200);
 
+    await expectProductionUnchanged();
     // Deleting the drill removes them (finalizer), then the drill itself.
     await client.delete(DRILL, ns, 'writable');
     await eventually('the drill gone', async () => !(await exists(getDrill('writable'))), { timeoutMs: 120_000 });
