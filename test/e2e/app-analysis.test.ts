@@ -12,6 +12,7 @@ import pg from 'pg';
 import { REAL_NODE_POD_IP_REGEX } from '../../hack/cluster/prometheus.js';
 import { resourceRefOf } from '../../src/crds/kinds.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
+import { appDiagnostics, countRequest, withDiagnostics, type TrafficStats } from '../support/app-diagnostics.js';
 import { BRIDGE_IP, forwardOnBridge, type Forwarder } from '../support/bridge.js';
 import { installCrds } from '../support/crds.js';
 import { postgresEnv } from '../support/env.js';
@@ -47,11 +48,12 @@ describe('rollback from the Prometheus analysis', () => {
   let skip = '';
   let stopTraffic = false;
   let traffic: Promise<void> | undefined;
+  let url = '';
+  const sent: TrafficStats = {};
   const pgEnv = () => postgresEnv();
 
   beforeAll(async () => {
     client = await testClient();
-    let url = '';
     try {
       url = prometheusUrl();
     } catch (err) {
@@ -102,10 +104,11 @@ describe('rollback from the Prometheus analysis', () => {
         monitoring: { prometheusRule: false, serviceMonitor: false },
       },
     } as KubeObject);
-    // Application traffic to every running pod of the app, ~10 requests/s per pod, until the end of the file.
+    // Application traffic to every running pod of the app, ~10 requests/s per pod, until afterAll stops it. One
+    // request's failure (refused, reset, timed out, a body cut short) never ends the loop; each is counted per pod
+    // address for the diagnostics.
     traffic = (async () => {
-      const deadline = Date.now() + 400_000;
-      while (!stopTraffic && Date.now() < deadline) {
+      while (!stopTraffic) {
         const pods = await client
           .list<Pod>(Resources.Pod, { namespace: ns, labelSelector: 'app.kubernetes.io/instance=web' })
           .catch(() => ({ items: [] as Pod[] }));
@@ -116,12 +119,15 @@ describe('rollback from the Prometheus analysis', () => {
             port: p.metadata.labels?.['app.kubernetes.io/component'] === 'frontend' ? 3000 : 5000,
           }));
         await Promise.all(
-          ips.map(({ ip, port }) =>
-            fetch(`http://${ip}:${port}/api/orders`, { signal: AbortSignal.timeout(3000) }).then(
-              (r) => r.arrayBuffer(),
-              () => undefined,
-            ),
-          ),
+          ips.map(async ({ ip, port }) => {
+            try {
+              const r = await fetch(`http://${ip}:${port}/api/orders`, { signal: AbortSignal.timeout(3000) });
+              await r.arrayBuffer();
+              countRequest(sent, `${ip}:${port}`, r.status);
+            } catch (err) {
+              countRequest(sent, `${ip}:${port}`, err as Error);
+            }
+          }),
         );
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -144,6 +150,21 @@ describe('rollback from the Prometheus analysis', () => {
   });
 
   const getApp = () => client.get<App>(ref, ns, 'web');
+  const diagnose = () =>
+    appDiagnostics({
+      client,
+      namespace: ns,
+      name: 'web',
+      prometheusUrl: url,
+      traffic: sent,
+      ...(op ? { operatorLog: op.logFile } : {}),
+    });
+  /** `eventually`, with the app's, the pods', the traffic's and Prometheus's state in the message on a timeout. */
+  const waitFor = <T>(
+    what: string,
+    check: () => Promise<T | undefined | false>,
+    o: { timeoutMs: number; intervalMs: number },
+  ) => withDiagnostics(eventually(what, check, o), diagnose);
   const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type === type);
   const images = async () =>
     (await client.list<Pod>(Resources.Pod, { namespace: ns, labelSelector: 'app.kubernetes.io/instance=web' })).items
@@ -165,11 +186,11 @@ describe('rollback from the Prometheus analysis', () => {
       'merge',
     );
     // The new revision rolls out first (its pod runs the new tag), then the analysis fails it.
-    await eventually(`a backend pod on ${tag}`, async () => (await images()).includes(`${REPO}:${tag}`), {
+    await waitFor(`a backend pod on ${tag}`, async () => (await images()).includes(`${REPO}:${tag}`), {
       timeoutMs: 120_000,
       intervalMs: 500,
     });
-    const rolled = await eventually(
+    const rolled = await waitFor(
       `RolledBack=True with an analysis reason after ${tag}`,
       async () => {
         const x = await getApp();
@@ -180,7 +201,7 @@ describe('rollback from the Prometheus analysis', () => {
     );
     expect(cond(rolled, 'RolledBack')?.status).toBe('True');
     // Both components back on the last good revision (1.0.0).
-    await eventually(
+    await waitFor(
       'both components on 1.0.0',
       async () => {
         const imgs = await images();
@@ -195,7 +216,7 @@ describe('rollback from the Prometheus analysis', () => {
 
   test('1.0.0 becomes Ready and the last good revision', async () => {
     if (skip) return;
-    const a = await eventually(
+    const a = await waitFor(
       'Ready=True',
       async () => {
         const x = await getApp();
