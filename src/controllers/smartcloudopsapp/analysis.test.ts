@@ -248,9 +248,14 @@ describe('the runner', () => {
     closers.push(() => src.stop());
     const since = new Date();
     const a = app(`${prom.url.replace('http://', 'http://user:pw@')}/`);
-    expect(src.observe(a, 'r1', since)).toMatchObject({ state: 'Unknown', reason: 'NoData' });
+    expect(src.observe(a, 'r1', since)).toMatchObject({ state: 'Unknown', reason: 'NoData', revision: 'r1' });
     await until(() => src.observe(a, 'r1', since).state === 'Failing');
-    expect(src.observe(a, 'r1', since)).toMatchObject({ reason: 'ErrorRateHigh', errorRate: 0.2, p95LatencyMs: 50 });
+    expect(src.observe(a, 'r1', since)).toMatchObject({
+      reason: 'ErrorRateHigh',
+      errorRate: 0.2,
+      p95LatencyMs: 50,
+      revision: 'r1', // every verdict names the revision it is about (status.analysis.revision)
+    });
     expect(enqueued).toEqual(['shop/web']);
     expect(prom.seen[0]).toBe(`/api/v1/query Basic ${Buffer.from('user:pw').toString('base64')}`);
     const rounds = prom.seen.length;
@@ -259,8 +264,9 @@ describe('the runner', () => {
     expect(prom.seen.length).toBeLessThan(rounds + 3 * 12); // ...not in a hot loop (≤ ~8 rounds of 3 in 150 ms)
     expect(enqueued).toEqual(['shop/web']); // same verdict: no new enqueue
     errors = 0;
-    expect(src.observe(a, 'r2', since)).toMatchObject({ state: 'Unknown', reason: 'NoData' });
+    expect(src.observe(a, 'r2', since)).toMatchObject({ state: 'Unknown', reason: 'NoData', revision: 'r2' });
     await until(() => src.observe(a, 'r2', since).state === 'Passing');
+    expect(src.observe(a, 'r2', since).revision).toBe('r2');
     expect(enqueued).toEqual(['shop/web', 'shop/web']);
     src.forget('u1');
     const after = prom.seen.length;

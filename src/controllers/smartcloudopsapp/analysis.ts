@@ -312,6 +312,7 @@ export function createAnalysisSourceWith(opts: AnalysisOptions = {}): CreateAnal
         schedule(r, 0); // the revision or settings changed while querying: query again for the new one
         return;
       }
+      verdict.revision = r.sel.revision;
       counter.inc({ result: verdict.state });
       const changed = verdict.state !== r.verdict.state || verdict.reason !== r.verdict.reason;
       r.verdict = verdict;
@@ -342,6 +343,7 @@ export function createAnalysisSourceWith(opts: AnalysisOptions = {}): CreateAnal
           state: 'Unknown',
           reason: 'NoData',
           message: `analysis of revision ${revision} has not queried Prometheus yet`,
+          revision,
         };
         if (r) {
           Object.assign(r, { url: a.prometheusUrl, sel, since, thresholds, configHash, verdict });
