@@ -160,12 +160,33 @@ describe('rollback from the Prometheus analysis', () => {
       ...(op ? { operatorLog: op.logFile } : {}),
     });
   /** `eventually`, with the app's, the pods', the traffic's and Prometheus's state in the message on a timeout. */
-  const waitFor = <T>(
+  const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type === type);
+  /**
+   * `eventually`, with the diagnostics in the message when it fails; it fails at once when the app's rollout failed
+   * with nothing to roll back to (Ready reason RolloutFailed: terminal until the spec changes), instead of waiting
+   * out the timeout.
+   */
+  const waitFor = async <T>(
     what: string,
     check: () => Promise<T | undefined | false>,
     o: { timeoutMs: number; intervalMs: number },
-  ) => withDiagnostics(eventually(what, check, o), diagnose);
-  const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type === type);
+  ): Promise<T> => {
+    const got = await withDiagnostics(
+      eventually<{ v: T } | { failed: string }>(
+        what,
+        async () => {
+          const v = await check();
+          if (v !== undefined && v !== false) return { v: v as T };
+          const ready = cond(await getApp(), 'Ready');
+          return ready?.reason === 'RolloutFailed' && { failed: `Ready=False RolloutFailed: ${ready.message}` };
+        },
+        o,
+      ),
+      diagnose,
+    );
+    if ('v' in got) return got.v;
+    throw new Error(`waiting for ${what}: the rollout failed, terminally (${got.failed})\n${await diagnose()}`);
+  };
   const images = async () =>
     (await client.list<Pod>(Resources.Pod, { namespace: ns, labelSelector: 'app.kubernetes.io/instance=web' })).items
       .filter((p) => !p.metadata.deletionTimestamp)
