@@ -25,7 +25,7 @@ jest.setTimeout(420_000);
 const ref = resourceRefOf('SmartCloudOpsApp');
 const REPO = 'localhost/smartcloudops/standin';
 const POD_IP = new RegExp(`^${REAL_NODE_POD_IP_REGEX}$`);
-type Cond = { type: string; status: string; reason: string; message: string };
+type Cond = { type: string; status: string; reason: string; message: string; observedGeneration?: number };
 type App = KubeObject & {
   spec: Record<string, unknown>;
   status?: { conditions?: Cond[]; lastGoodRevision?: { images?: Record<string, string> } | Record<string, unknown> };
@@ -177,8 +177,15 @@ describe('rollback from the Prometheus analysis', () => {
         async () => {
           const v = await check();
           if (v !== undefined && v !== false) return { v: v as T };
-          const ready = cond(await getApp(), 'Ready');
-          return ready?.reason === 'RolloutFailed' && { failed: `Ready=False RolloutFailed: ${ready.message}` };
+          // Of the current spec only: right after a patch, Ready still tells about the previous generation.
+          const x = await getApp();
+          const ready = cond(x, 'Ready');
+          return (
+            ready?.reason === 'RolloutFailed' &&
+            ready.observedGeneration === x.metadata.generation && {
+              failed: `Ready=False RolloutFailed: ${ready.message}`,
+            }
+          );
         },
         o,
       ),

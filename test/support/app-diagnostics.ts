@@ -138,10 +138,21 @@ export async function appDiagnostics(i: AppDiagnosticsInput): Promise<string> {
               lastScrape: string;
               labels: Record<string, string>;
             }[];
+            droppedTargets?: { discoveredLabels: Record<string, string> }[];
             droppedTargetCounts?: Record<string, number>;
           };
         };
         const mine = body.data.activeTargets.filter((x) => x.labels.namespace === ns);
+        // Pods of the namespace that discovery saw and relabelling dropped, with what the keep rules look at.
+        const dropped = (body.data.droppedTargets ?? [])
+          .map((x) => x.discoveredLabels)
+          .filter((l) => l.__meta_kubernetes_namespace === ns)
+          .map(
+            (l) =>
+              `dropped ${l.__address__} pod=${l.__meta_kubernetes_pod_name} ip=${l.__meta_kubernetes_pod_ip} ` +
+              `phase=${l.__meta_kubernetes_pod_phase} managed-by=${l.__meta_kubernetes_pod_label_app_kubernetes_io_managed_by} ` +
+              `port=${l.__meta_kubernetes_pod_container_port_number}/${l.__meta_kubernetes_pod_container_port_protocol}`,
+          );
         return [
           `active targets: ${body.data.activeTargets.length} in all, ${mine.length} in ${ns}; dropped: ${JSON.stringify(body.data.droppedTargetCounts ?? null)}`,
           ...mine.map(
@@ -149,6 +160,7 @@ export async function appDiagnostics(i: AppDiagnosticsInput): Promise<string> {
               `${x.scrapeUrl} pod=${x.labels.pod} revision=${x.labels.ops_smartcloudops_ai_revision} ${x.health} ` +
               `last scrape ${x.lastScrape}${x.lastError ? ` error: ${clip(x.lastError, 200)}` : ''}`,
           ),
+          ...dropped.slice(-10),
         ];
       })),
     );
