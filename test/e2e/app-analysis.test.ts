@@ -104,33 +104,44 @@ describe('rollback from the Prometheus analysis', () => {
         monitoring: { prometheusRule: false, serviceMonitor: false },
       },
     } as KubeObject);
-    // Application traffic to every running pod of the app, ~10 requests/s per pod, until afterAll stops it. One
-    // request's failure (refused, reset, timed out, a body cut short) never ends the loop; each is counted per pod
-    // address for the diagnostics.
+    // Application traffic to every running pod of the app, ~10 requests/s per pod, until afterAll stops it: one
+    // worker per pod address, so a slow or hanging pod (the -slow revision answers in 800 ms) does not slow the
+    // others' traffic; the pod list is read every 500 ms. One request's failure (refused, reset, timed out, a body
+    // cut short) never ends a worker; each is counted per pod address for the diagnostics.
+    const workers = new Map<string, Promise<void>>();
+    let live = new Set<string>();
+    const worker = async (address: string) => {
+      while (!stopTraffic && live.has(address)) {
+        try {
+          const r = await fetch(`http://${address}/api/orders`, { signal: AbortSignal.timeout(3000) });
+          await r.arrayBuffer();
+          countRequest(sent, address, r.status);
+        } catch (err) {
+          countRequest(sent, address, err as Error);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      workers.delete(address);
+    };
     traffic = (async () => {
       while (!stopTraffic) {
         const pods = await client
           .list<Pod>(Resources.Pod, { namespace: ns, labelSelector: 'app.kubernetes.io/instance=web' })
-          .catch(() => ({ items: [] as Pod[] }));
-        const ips = pods.items
-          .filter((p) => p.status?.phase === 'Running' && POD_IP.test(p.status.podIP ?? ''))
-          .map((p) => ({
-            ip: p.status?.podIP as string,
-            port: p.metadata.labels?.['app.kubernetes.io/component'] === 'frontend' ? 3000 : 5000,
-          }));
-        await Promise.all(
-          ips.map(async ({ ip, port }) => {
-            try {
-              const r = await fetch(`http://${ip}:${port}/api/orders`, { signal: AbortSignal.timeout(3000) });
-              await r.arrayBuffer();
-              countRequest(sent, `${ip}:${port}`, r.status);
-            } catch (err) {
-              countRequest(sent, `${ip}:${port}`, err as Error);
-            }
-          }),
-        );
-        await new Promise((r) => setTimeout(r, 100));
+          .catch(() => undefined);
+        if (pods) {
+          live = new Set(
+            pods.items
+              .filter((p) => p.status?.phase === 'Running' && POD_IP.test(p.status.podIP ?? ''))
+              .map(
+                (p) =>
+                  `${p.status?.podIP}:${p.metadata.labels?.['app.kubernetes.io/component'] === 'frontend' ? 3000 : 5000}`,
+              ),
+          );
+          for (const a of live) if (!workers.has(a)) workers.set(a, worker(a));
+        }
+        await new Promise((r) => setTimeout(r, 500));
       }
+      await Promise.all(workers.values());
     })();
   });
 
