@@ -402,7 +402,7 @@ const RollbackRecord = (description: string) =>
       to: Str({ description: 'The revision rolled back to.', maxLength: 64 }),
       reason: Str({
         description:
-          'Why: ProgressDeadlineExceeded, CrashLooping, HealthCheckFailing, AnalysisFailing or ManualRollback.',
+          'Why: ProgressDeadlineExceeded, CrashLooping, PodsFailing, HealthCheckFailing, AnalysisFailing, AnalysisInconclusive or ManualRollback.',
         maxLength: 64,
       }),
       message: Str({ description: 'What was seen.', maxLength: 1024 }),

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { REAL_NODE_POD_IP_REGEX } from '../../hack/cluster/prometheus.js';
 import { resourceRefOf } from '../../src/crds/kinds.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
+import { appDiagnostics, countRequest, withDiagnostics, type TrafficStats } from '../support/app-diagnostics.js';
 import { BRIDGE_IP, forwardOnBridge, type Forwarder } from '../support/bridge.js';
 import { installCrds } from '../support/crds.js';
 import { postgresEnv } from '../support/env.js';
@@ -24,7 +25,7 @@ jest.setTimeout(420_000);
 const ref = resourceRefOf('SmartCloudOpsApp');
 const REPO = 'localhost/smartcloudops/standin';
 const POD_IP = new RegExp(`^${REAL_NODE_POD_IP_REGEX}$`);
-type Cond = { type: string; status: string; reason: string; message: string };
+type Cond = { type: string; status: string; reason: string; message: string; observedGeneration?: number };
 type App = KubeObject & {
   spec: Record<string, unknown>;
   status?: { conditions?: Cond[]; lastGoodRevision?: { images?: Record<string, string> } | Record<string, unknown> };
@@ -47,11 +48,12 @@ describe('rollback from the Prometheus analysis', () => {
   let skip = '';
   let stopTraffic = false;
   let traffic: Promise<void> | undefined;
+  let url = '';
+  const sent: TrafficStats = {};
   const pgEnv = () => postgresEnv();
 
   beforeAll(async () => {
     client = await testClient();
-    let url = '';
     try {
       url = prometheusUrl();
     } catch (err) {
@@ -102,29 +104,44 @@ describe('rollback from the Prometheus analysis', () => {
         monitoring: { prometheusRule: false, serviceMonitor: false },
       },
     } as KubeObject);
-    // Application traffic to every running pod of the app, ~10 requests/s per pod, until the end of the file.
-    traffic = (async () => {
-      const deadline = Date.now() + 400_000;
-      while (!stopTraffic && Date.now() < deadline) {
-        const pods = await client
-          .list<Pod>(Resources.Pod, { namespace: ns, labelSelector: 'app.kubernetes.io/instance=web' })
-          .catch(() => ({ items: [] as Pod[] }));
-        const ips = pods.items
-          .filter((p) => p.status?.phase === 'Running' && POD_IP.test(p.status.podIP ?? ''))
-          .map((p) => ({
-            ip: p.status?.podIP as string,
-            port: p.metadata.labels?.['app.kubernetes.io/component'] === 'frontend' ? 3000 : 5000,
-          }));
-        await Promise.all(
-          ips.map(({ ip, port }) =>
-            fetch(`http://${ip}:${port}/api/orders`, { signal: AbortSignal.timeout(3000) }).then(
-              (r) => r.arrayBuffer(),
-              () => undefined,
-            ),
-          ),
-        );
+    // Application traffic to every running pod of the app, ~10 requests/s per pod, until afterAll stops it: one
+    // worker per pod address, so a slow or hanging pod (the -slow revision answers in 800 ms) does not slow the
+    // others' traffic; the pod list is read every 500 ms. One request's failure (refused, reset, timed out, a body
+    // cut short) never ends a worker; each is counted per pod address for the diagnostics.
+    const workers = new Map<string, Promise<void>>();
+    let live = new Set<string>();
+    const worker = async (address: string) => {
+      while (!stopTraffic && live.has(address)) {
+        try {
+          const r = await fetch(`http://${address}/api/orders`, { signal: AbortSignal.timeout(3000) });
+          await r.arrayBuffer();
+          countRequest(sent, address, r.status);
+        } catch (err) {
+          countRequest(sent, address, err as Error);
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
+      workers.delete(address);
+    };
+    traffic = (async () => {
+      while (!stopTraffic) {
+        const pods = await client
+          .list<Pod>(Resources.Pod, { namespace: ns, labelSelector: 'app.kubernetes.io/instance=web' })
+          .catch(() => undefined);
+        if (pods) {
+          live = new Set(
+            pods.items
+              .filter((p) => p.status?.phase === 'Running' && POD_IP.test(p.status.podIP ?? ''))
+              .map(
+                (p) =>
+                  `${p.status?.podIP}:${p.metadata.labels?.['app.kubernetes.io/component'] === 'frontend' ? 3000 : 5000}`,
+              ),
+          );
+          for (const a of live) if (!workers.has(a)) workers.set(a, worker(a));
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      await Promise.all(workers.values());
     })();
   });
 
@@ -144,7 +161,50 @@ describe('rollback from the Prometheus analysis', () => {
   });
 
   const getApp = () => client.get<App>(ref, ns, 'web');
+  const diagnose = () =>
+    appDiagnostics({
+      client,
+      namespace: ns,
+      name: 'web',
+      prometheusUrl: url,
+      traffic: sent,
+      ...(op ? { operatorLog: op.logFile } : {}),
+    });
+  /** `eventually`, with the app's, the pods', the traffic's and Prometheus's state in the message on a timeout. */
   const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type === type);
+  /**
+   * `eventually`, with the diagnostics in the message when it fails; it fails at once when the app's rollout failed
+   * with nothing to roll back to (Ready reason RolloutFailed: terminal until the spec changes), instead of waiting
+   * out the timeout.
+   */
+  const waitFor = async <T>(
+    what: string,
+    check: () => Promise<T | undefined | false>,
+    o: { timeoutMs: number; intervalMs: number },
+  ): Promise<T> => {
+    const got = await withDiagnostics(
+      eventually<{ v: T } | { failed: string }>(
+        what,
+        async () => {
+          const v = await check();
+          if (v !== undefined && v !== false) return { v: v as T };
+          // Of the current spec only: right after a patch, Ready still tells about the previous generation.
+          const x = await getApp();
+          const ready = cond(x, 'Ready');
+          return (
+            ready?.reason === 'RolloutFailed' &&
+            ready.observedGeneration === x.metadata.generation && {
+              failed: `Ready=False RolloutFailed: ${ready.message}`,
+            }
+          );
+        },
+        o,
+      ),
+      diagnose,
+    );
+    if ('v' in got) return got.v;
+    throw new Error(`waiting for ${what}: the rollout failed, terminally (${got.failed})\n${await diagnose()}`);
+  };
   const images = async () =>
     (await client.list<Pod>(Resources.Pod, { namespace: ns, labelSelector: 'app.kubernetes.io/instance=web' })).items
       .filter((p) => !p.metadata.deletionTimestamp)
@@ -165,11 +225,11 @@ describe('rollback from the Prometheus analysis', () => {
       'merge',
     );
     // The new revision rolls out first (its pod runs the new tag), then the analysis fails it.
-    await eventually(`a backend pod on ${tag}`, async () => (await images()).includes(`${REPO}:${tag}`), {
+    await waitFor(`a backend pod on ${tag}`, async () => (await images()).includes(`${REPO}:${tag}`), {
       timeoutMs: 120_000,
       intervalMs: 500,
     });
-    const rolled = await eventually(
+    const rolled = await waitFor(
       `RolledBack=True with an analysis reason after ${tag}`,
       async () => {
         const x = await getApp();
@@ -180,7 +240,7 @@ describe('rollback from the Prometheus analysis', () => {
     );
     expect(cond(rolled, 'RolledBack')?.status).toBe('True');
     // Both components back on the last good revision (1.0.0).
-    await eventually(
+    await waitFor(
       'both components on 1.0.0',
       async () => {
         const imgs = await images();
@@ -195,7 +255,7 @@ describe('rollback from the Prometheus analysis', () => {
 
   test('1.0.0 becomes Ready and the last good revision', async () => {
     if (skip) return;
-    const a = await eventually(
+    const a = await waitFor(
       'Ready=True',
       async () => {
         const x = await getApp();

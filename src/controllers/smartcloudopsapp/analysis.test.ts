@@ -246,11 +246,16 @@ describe('the runner', () => {
     const enqueued: string[] = [];
     const src = createAnalysisSourceWith({ intervalMs: 20 })(depsWith(enqueued));
     closers.push(() => src.stop());
-    const since = new Date();
+    const since = new Date(Date.now() - 60_000); // the bake began a minute ago
     const a = app(`${prom.url.replace('http://', 'http://user:pw@')}/`);
-    expect(src.observe(a, 'r1', since)).toMatchObject({ state: 'Unknown', reason: 'NoData' });
+    expect(src.observe(a, 'r1', since)).toMatchObject({ state: 'Unknown', reason: 'NoData', revision: 'r1' });
     await until(() => src.observe(a, 'r1', since).state === 'Failing');
-    expect(src.observe(a, 'r1', since)).toMatchObject({ reason: 'ErrorRateHigh', errorRate: 0.2, p95LatencyMs: 50 });
+    expect(src.observe(a, 'r1', since)).toMatchObject({
+      reason: 'ErrorRateHigh',
+      errorRate: 0.2,
+      p95LatencyMs: 50,
+      revision: 'r1', // every verdict names the revision it is about (status.analysis.revision)
+    });
     expect(enqueued).toEqual(['shop/web']);
     expect(prom.seen[0]).toBe(`/api/v1/query Basic ${Buffer.from('user:pw').toString('base64')}`);
     const rounds = prom.seen.length;
@@ -259,13 +264,40 @@ describe('the runner', () => {
     expect(prom.seen.length).toBeLessThan(rounds + 3 * 12); // ...not in a hot loop (≤ ~8 rounds of 3 in 150 ms)
     expect(enqueued).toEqual(['shop/web']); // same verdict: no new enqueue
     errors = 0;
-    expect(src.observe(a, 'r2', since)).toMatchObject({ state: 'Unknown', reason: 'NoData' });
+    expect(src.observe(a, 'r2', since)).toMatchObject({ state: 'Unknown', reason: 'NoData', revision: 'r2' });
     await until(() => src.observe(a, 'r2', since).state === 'Passing');
+    expect(src.observe(a, 'r2', since).revision).toBe('r2');
     expect(enqueued).toEqual(['shop/web', 'shop/web']);
     src.forget('u1');
     const after = prom.seen.length;
     await new Promise((r) => setTimeout(r, 100));
     expect(prom.seen.length).toBeLessThanOrEqual(after + 3); // at most the round in flight
+  });
+
+  test('no query until the shortest window has passed since the bake began: no window reaches back before it', async () => {
+    const prom = await fakePrometheus((q) =>
+      q.startsWith('histogram_quantile')
+        ? { status: 200, body: vector([['backend', 0.05]]) }
+        : q.includes('code=~')
+          ? { status: 200, body: vector([['backend', 0]]) }
+          : { status: 200, body: vector([['backend', 100]]) },
+    );
+    closers.push(prom.close);
+    const src = createAnalysisSourceWith({ intervalMs: 20, minWindowSeconds: 1 })(depsWith([]));
+    closers.push(() => src.stop());
+    const a = app(prom.url);
+    const since = new Date();
+    expect(src.observe(a, 'r1', since)).toMatchObject({ state: 'Unknown', reason: 'NoData' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(prom.seen).toEqual([]); // 25 intervals went by, none queried
+    expect(src.observe(a, 'r1', since).state).toBe('Unknown');
+    await until(() => src.observe(a, 'r1', since).state === 'Passing');
+    expect(Date.now() - since.getTime()).toBeGreaterThanOrEqual(1000);
+    // A bake that began long enough ago is queried at once.
+    const early = new Date(Date.now() - 5000);
+    const b = app(prom.url, 'u2');
+    src.observe(b, 'r2', early);
+    await until(() => src.observe(b, 'r2', early).state === 'Passing', 500);
   });
 
   test('Prometheus down, erroring or hanging is Unknown/PrometheusUnavailable, never a pass', async () => {

@@ -212,7 +212,10 @@ export interface AnalysisOptions {
   intervalMs?: number;
   /** Of each HTTP request to Prometheus; default 5 s. */
   timeoutMs?: number;
-  /** The shortest query window (a window shorter than two scrapes has no rate); default 10 s. */
+  /**
+   * The shortest query window (a window shorter than two scrapes has no rate); default 10 s. The first query waits
+   * until this long after `since`, so no window reaches back before it.
+   */
   minWindowSeconds?: number;
   /** A runner not asked about for this long stops (observe() restarts it); default 15 min. */
   idleMs?: number;
@@ -284,9 +287,16 @@ export function createAnalysisSourceWith(opts: AnalysisOptions = {}): CreateAnal
         runners.delete(uid);
         return;
       }
+      const now = deps.clock.now();
+      // Not before `since` + the shortest window: an earlier query's window would reach back before the revision was
+      // available and judge the traffic of its pods while they were starting.
+      const earlyMs = r.since.getTime() + minWindow * 1000 - now.getTime();
+      if (earlyMs > 0) {
+        schedule(r, Math.min(intervalMs, earlyMs));
+        return;
+      }
       r.running = true;
       const gen = r.generation;
-      const now = deps.clock.now();
       const q = analysisQueries(r.sel, windowSeconds(r.since, now, minWindow));
       let verdict: AnalysisVerdict;
       try {
@@ -312,6 +322,7 @@ export function createAnalysisSourceWith(opts: AnalysisOptions = {}): CreateAnal
         schedule(r, 0); // the revision or settings changed while querying: query again for the new one
         return;
       }
+      verdict.revision = r.sel.revision;
       counter.inc({ result: verdict.state });
       const changed = verdict.state !== r.verdict.state || verdict.reason !== r.verdict.reason;
       r.verdict = verdict;
@@ -342,6 +353,7 @@ export function createAnalysisSourceWith(opts: AnalysisOptions = {}): CreateAnal
           state: 'Unknown',
           reason: 'NoData',
           message: `analysis of revision ${revision} has not queried Prometheus yet`,
+          revision,
         };
         if (r) {
           Object.assign(r, { url: a.prometheusUrl, sel, since, thresholds, configHash, verdict });

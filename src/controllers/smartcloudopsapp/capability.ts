@@ -189,7 +189,7 @@ class AppMetrics {
       (r.getSingleMetric('smartcloudops_app_rollbacks_total') as Counter<'reason' | 'trigger'> | undefined) ??
       new Counter({
         name: 'smartcloudops_app_rollbacks_total',
-        help: 'SmartCloudOpsApp rollbacks decided, by reason (ProgressDeadlineExceeded, CrashLooping, PodsFailing, HealthCheckFailing, AnalysisFailing, ManualRollback) and trigger (auto, manual)',
+        help: 'SmartCloudOpsApp rollbacks decided, by reason (ProgressDeadlineExceeded, CrashLooping, PodsFailing, HealthCheckFailing, AnalysisFailing, AnalysisInconclusive, ManualRollback) and trigger (auto, manual)',
         labelNames: ['reason', 'trigger'],
         registers: [r],
       });

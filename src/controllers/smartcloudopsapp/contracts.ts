@@ -97,6 +97,8 @@ export interface AnalysisVerdict {
   reason: string;
   message: string;
   checkedAt?: string;
+  /** The revision this verdict is about (status.analysis.revision), when it is about one. */
+  revision?: string;
 }
 
 export interface AnalysisSource {

@@ -140,6 +140,58 @@ describe('decideRollout', () => {
     expect(w.step(45, 'on', { analysis: passing }).fields.rollout?.state).toBe('Promoted');
   });
 
+  test('an analysis still Unknown a progress deadline after the bake fails the revision (AnalysisInconclusive)', () => {
+    const analysis = { analysis: { prometheusUrl: 'http://p:9090' } };
+    const unknown = {
+      state: 'Unknown',
+      reason: 'NoData',
+      message: 'no requests of this revision in Prometheus yet',
+    } as const;
+    // The first revision: nothing to roll back to, so it fails and says why (bake 30 s, deadline 60 s).
+    const first = new World(spec('1.0.0', analysis));
+    first.step(0, 'rolling');
+    first.step(1, 'on', { analysis: unknown }); // Baking since 1 s
+    const waiting = first.step(90, 'on', { analysis: unknown });
+    expect(waiting.fields.rollout?.state).toBe('Baking');
+    expect(waiting.fields.rollout?.message).toBe(
+      'waiting for the analysis (Unknown/NoData: no requests of this revision in Prometheus yet); ' +
+        'without a verdict by 2026-03-01T10:01:31Z the revision fails',
+    );
+    expect(waiting.requeueAfterMs).toBe(5000);
+    const failed = first.step(91, 'on', { analysis: unknown });
+    expect(failed.fields.rollout).toMatchObject({ state: 'Failed' });
+    expect(failed.fields.rollout?.message).toMatch(
+      /^AnalysisInconclusive: no analysis verdict within 60s after the bake \(NoData: no requests/,
+    );
+    expect(failed.fields.rollback).toBeUndefined();
+    expect(failed.fields.lastGoodRevision).toBeUndefined();
+    expect(first.events).toEqual(['RolloutStarted', 'RolloutFailed']);
+    // Passing in time promotes as before; a verdict that arrives late does not revive a failed revision.
+    expect(
+      first.step(120, 'on', { analysis: { ...unknown, state: 'Passing', reason: 'WithinThresholds' } }).fields.rollout
+        ?.state,
+    ).toBe('Failed');
+
+    // An upgrade with a last good revision: rolled back from it, quarantined, like any failure during the bake.
+    const w = new World(spec('1.0.0', analysis));
+    const s = w.promote(0);
+    w.spec = spec('1.1.0', analysis);
+    w.step(s + 10, 'rolling', { analysis: unknown });
+    w.step(s + 11, 'on', { analysis: unknown });
+    expect(w.step(s + 100, 'on', { analysis: unknown }).fields.rollback).toBeUndefined();
+    const d = w.step(s + 101, 'on', { analysis: unknown });
+    expect(d.fields.rollback).toMatchObject({
+      from: rev('1.1.0'),
+      to: rev('1.0.0'),
+      reason: FailureReason.AnalysisInconclusive,
+    });
+    expect(d.fields.quarantined?.[0]).toMatchObject({
+      revision: rev('1.1.0'),
+      reason: FailureReason.AnalysisInconclusive,
+    });
+    expect(w.rollbacks).toEqual([FailureReason.AnalysisInconclusive]);
+  });
+
   const failures: [string, (w: World, s: number) => RolloutDecision, string][] = [
     ['pods crash-looping', (w, s) => w.step(s, 'crash'), FailureReason.CrashLooping],
     [

@@ -42,6 +42,7 @@ export const FailureReason = {
   PodsFailing: 'PodsFailing',
   HealthCheckFailing: 'HealthCheckFailing',
   AnalysisFailing: 'AnalysisFailing',
+  AnalysisInconclusive: 'AnalysisInconclusive',
   ManualRollback: 'ManualRollback',
 } as const;
 
@@ -167,8 +168,23 @@ function failureOf(
     if (i.analysis.state === 'Failing') {
       return { reason: FailureReason.AnalysisFailing, message: i.analysis.message };
     }
+    // An analysis still Unknown (no data, Prometheus unreachable) a progress deadline after the bake is over fails
+    // the revision like one that never became available: it does not wait forever.
+    const inconclusiveAt = analysisDeadline(i, rollout.availableAt);
+    if (i.analysis.state === 'Unknown' && i.now.getTime() >= inconclusiveAt) {
+      return {
+        reason: FailureReason.AnalysisInconclusive,
+        message: `no analysis verdict within ${deadline / 1000}s after the bake (${i.analysis.reason}: ${i.analysis.message})`,
+      };
+    }
   }
   return undefined;
+}
+
+/** When an analysis that is still Unknown fails the revision: the bake's end plus the progress deadline. */
+function analysisDeadline(i: RolloutInput, availableAt: string): number {
+  const bakeMs = (i.spec.rollout?.bakeSeconds ?? 300) * 1000;
+  return ms(availableAt) + bakeMs + (i.spec.rollout?.progressDeadlineSeconds ?? 600) * 1000;
 }
 
 function historyEntry(revision: string, release: Release, now: Date): HistoryEntry {
@@ -438,7 +454,8 @@ export function decideRollout(i: RolloutInput): RolloutDecision {
         ...rr,
         message: unchecked.length
           ? `waiting for a passing health check of ${unchecked.join(', ')} after the bake`
-          : `waiting for the analysis: ${i.analysis.message}`,
+          : `waiting for the analysis (${i.analysis.state}/${i.analysis.reason}: ${i.analysis.message}); ` +
+            `without a verdict by ${rfc3339(new Date(analysisDeadline(i, rr.availableAt as string)))} the revision fails`,
       };
       requeueAfterMs = 5000;
       return finish(target);

@@ -90,6 +90,13 @@ describe('appStatus', () => {
     expect(status.components?.[0]?.replicasOwner).toBeUndefined();
   });
 
+  test('status.analysis names the revision its verdict is about, not the one now rolling out', () => {
+    const kept = { state: 'Passing', reason: 'WithinThresholds', message: 'ok', revision: 'old' } as const;
+    expect(appStatus(view({ analysis: kept })).status.analysis).toMatchObject({ revision: 'old', state: 'Passing' });
+    const notBaking = { state: 'Unknown', reason: 'NotBaking', message: 'no revision is baking' } as const;
+    expect(appStatus(view({ analysis: notBaking })).status.analysis?.revision).toBeUndefined();
+  });
+
   test('spec.paused says so', () => {
     const { status } = appStatus(view({ suspended: 'SpecPaused' }));
     expect(cond(status, 'Suspended')).toMatchObject({ status: 'True', reason: 'SpecPaused' });

@@ -331,7 +331,8 @@ export function appStatus(v: StatusView): { status: Status; invalidEvent?: strin
     ...(v.analysis.state !== 'NotConfigured'
       ? {
           analysis: {
-            ...(d?.revision ? { revision: d.revision } : {}),
+            // The revision the verdict is about (a verdict kept from the last bake is not the new revision's).
+            ...(v.analysis.revision ? { revision: v.analysis.revision } : {}),
             state: v.analysis.state,
             ...(v.analysis.errorRate !== undefined ? { errorRate: v.analysis.errorRate } : {}),
             ...(v.analysis.p95LatencyMs !== undefined ? { p95LatencyMs: v.analysis.p95LatencyMs } : {}),
