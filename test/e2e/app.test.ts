@@ -13,6 +13,7 @@ import { installCrds } from '../support/crds.js';
 import { postgresEnv, redisEnv } from '../support/env.js';
 import { deleteNamespace, eventually, testClient, uniqueName } from '../support/kube.js';
 import { OperatorProcess } from '../support/operator.js';
+import { realNodeFor } from '../support/realnode.js';
 
 jest.setTimeout(420_000);
 const APP = resourceRefOf('SmartCloudOpsApp');
@@ -25,19 +26,7 @@ type Deployment = KubeObject & {
   status?: { availableReplicas?: number };
 };
 
-async function realNodeExists(): Promise<boolean> {
-  const c = await testClient();
-  try {
-    return (await c.list(Resources.Node, { labelSelector: `${LABEL_KEY}=${LABEL_VALUE}` })).items.length > 0;
-  } finally {
-    c.close();
-  }
-}
-const hasRealNode = await realNodeExists();
-if (!hasRealNode) {
-  if (process.env.CI) throw new Error(`test/e2e/app.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
-  console.warn(`SKIPPED test/e2e/app.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
-}
+const hasRealNode = await realNodeFor('test/e2e/app.test.ts');
 
 const cond = (a: App, type: string) => a.status?.conditions?.find((c) => c.type === type);
 // The PostgreSQL and Redis checks every second (30 s by default).

@@ -18,6 +18,7 @@ import { CertFactory, CertManager, tlsSecret } from '../support/certs.js';
 import { installCrds } from '../support/crds.js';
 import { createNamespace, deleteNamespace, eventually, testClient, uniqueName } from '../support/kube.js';
 import { OperatorProcess } from '../support/operator.js';
+import { realNodeFor } from '../support/realnode.js';
 
 jest.setTimeout(300_000);
 
@@ -62,19 +63,7 @@ interface CertRenewal extends KubeObject {
 }
 type Certificate = CertificateLike & KubeObject;
 
-async function realNodeExists(): Promise<boolean> {
-  const c = await testClient();
-  try {
-    return (await c.list(Resources.Node, { labelSelector: `${NODE_LABEL}=${NODE_VALUE}` })).items.length > 0;
-  } finally {
-    c.close();
-  }
-}
-const hasRealNode = await realNodeExists();
-if (!hasRealNode) {
-  if (process.env.CI) throw new Error(`test/e2e/certrenewal.test.ts: no node labelled ${NODE_LABEL}=${NODE_VALUE}`);
-  console.warn(`SKIPPED test/e2e/certrenewal.test.ts: no node labelled ${NODE_LABEL}=${NODE_VALUE}`);
-}
+const hasRealNode = await realNodeFor('test/e2e/certrenewal.test.ts');
 
 const cond = (o: KubeObject | undefined, type: string) =>
   (o as { status?: { conditions?: Cond[] } } | undefined)?.status?.conditions?.find((c) => c.type === type);

@@ -10,6 +10,7 @@ import { kubectlPath } from '../support/crds.js';
 import { kubeconfigPath } from '../support/env.js';
 import { parseMetrics, sumMetric } from '../support/prom.js';
 import { deleteNamespace, eventually, testClient, uniqueName } from '../support/kube.js';
+import { realNodeFor } from '../support/realnode.js';
 
 jest.setTimeout(180_000);
 const run = promisify(execFile);
@@ -30,21 +31,7 @@ interface Pod extends KubeObject {
   };
 }
 
-async function realNodeExists(): Promise<boolean> {
-  const c = await testClient();
-  try {
-    return (await c.list(Resources.Node, { labelSelector: `${LABEL_KEY}=${LABEL_VALUE}` })).items.length > 0;
-  } finally {
-    c.close();
-  }
-}
-const hasRealNode = await realNodeExists();
-if (!hasRealNode) {
-  // CI always runs with the real node: a missing one there is a failure, not a skip.
-  if (process.env.CI)
-    throw new Error(`test/e2e/incluster-standin.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
-  console.warn(`SKIPPED test/e2e/incluster-standin.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
-}
+const hasRealNode = await realNodeFor('test/e2e/incluster-standin.test.ts');
 
 const kubectl = (...args: string[]) =>
   run(kubectlPath(), args, { env: { ...process.env, KUBECONFIG: kubeconfigPath() }, maxBuffer: 16 * 1024 * 1024 });

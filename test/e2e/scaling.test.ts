@@ -8,16 +8,8 @@ import { Resources, type KubeClient, type KubeObject } from '../../src/kube/inde
 import { installCrds } from '../support/crds.js';
 import { condition, createNamespace, deleteNamespace, eventually, testClient } from '../support/kube.js';
 import { OperatorProcess } from '../support/operator.js';
-import {
-  driveLoad,
-  NODE_LABEL,
-  NODE_VALUE,
-  POLICY,
-  policyObject,
-  replicaWriters,
-  standinDeployment,
-  type Policy,
-} from '../support/scaling.js';
+import { driveLoad, POLICY, policyObject, replicaWriters, standinDeployment, type Policy } from '../support/scaling.js';
+import { realNodeFor } from '../support/realnode.js';
 
 jest.setTimeout(300_000);
 
@@ -40,19 +32,7 @@ interface Hpa extends KubeObject {
   status?: { currentReplicas?: number; desiredReplicas?: number };
 }
 
-async function realNodeExists(): Promise<boolean> {
-  const c = await testClient();
-  try {
-    return (await c.list(Resources.Node, { labelSelector: `${NODE_LABEL}=${NODE_VALUE}` })).items.length > 0;
-  } finally {
-    c.close();
-  }
-}
-const hasRealNode = await realNodeExists();
-if (!hasRealNode) {
-  if (process.env.CI) throw new Error(`test/e2e/scaling.test.ts: no node labelled ${NODE_LABEL}=${NODE_VALUE}`);
-  console.warn(`SKIPPED test/e2e/scaling.test.ts: no node labelled ${NODE_LABEL}=${NODE_VALUE}`);
-}
+const hasRealNode = await realNodeFor('test/e2e/scaling.test.ts');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

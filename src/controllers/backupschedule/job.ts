@@ -15,6 +15,22 @@ export const ANN_TRIGGER = 'ops.smartcloudops.ai/trigger';
 export const ANN_PARAMS = 'ops.smartcloudops.ai/job-params';
 export const ANN_SCHEDULE_NAME = 'ops.smartcloudops.ai/backup-schedule-name';
 
+/** How the agent runs in a Job (backup here, restore in a DR drill): Pod Security "restricted", the image's agent. */
+export const AGENT_COMMAND = ['/usr/local/bin/node', '--max-semi-space-size=1', '/app/dist/agent/main.js'];
+export const AGENT_POD_SECURITY = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  fsGroup: 65532,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+export const AGENT_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+};
+
 export type Trigger = 'Schedule' | 'Immediate' | 'Manual';
 
 export interface Toleration {
@@ -249,13 +265,7 @@ export function backupJob(i: JobInput): KubeObject & { spec: Record<string, unkn
           restartPolicy: 'Never',
           automountServiceAccountToken: !!serviceAccountName,
           ...(serviceAccountName ? { serviceAccountName } : {}),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 65532,
-            runAsGroup: 65532,
-            fsGroup: 65532,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: AGENT_POD_SECURITY,
           ...(p.nodeSelector ? { nodeSelector: p.nodeSelector } : {}),
           ...(p.tolerations ? { tolerations: p.tolerations } : {}),
           containers: [
@@ -263,18 +273,13 @@ export function backupJob(i: JobInput): KubeObject & { spec: Record<string, unkn
               name: 'agent',
               image: p.image,
               imagePullPolicy: 'IfNotPresent',
-              command: ['/usr/local/bin/node', '--max-semi-space-size=1', '/app/dist/agent/main.js'],
+              command: AGENT_COMMAND,
               args: agentArgs(p, i.runId),
               env,
               ...(p.resources ? { resources: p.resources } : {}),
               terminationMessagePolicy: 'FallbackToLogsOnError',
               volumeMounts: mounts,
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ['ALL'] },
-              },
+              securityContext: AGENT_CONTAINER_SECURITY,
             },
           ],
           volumes,

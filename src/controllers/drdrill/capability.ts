@@ -62,6 +62,7 @@ import {
   urlHostPort,
   type DrillIdentity,
   type PgTarget,
+  type S3Target,
 } from './objects.js';
 import {
   appObservation,
@@ -131,15 +132,7 @@ interface Refs {
   target?: PgTarget;
   production?: PgTarget;
   readOnly?: PgTarget;
-  s3?: {
-    bucket: string;
-    region: string;
-    endpoint?: string;
-    forcePathStyle: boolean;
-    accessKeyId: string;
-    secretAccessKey: string;
-    sessionToken?: string;
-  };
+  s3?: S3Target;
   blocked?: { reason: string; message: string };
 }
 

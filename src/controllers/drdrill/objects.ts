@@ -20,6 +20,7 @@ import type { BackupScheduleSpec } from '../../crds/backupschedule.js';
 import type { SmartCloudOpsAppSpec } from '../../crds/smartcloudopsapp.js';
 import type { KubeObject } from '../../kube/index.js';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../runtime/children.js';
+import { AGENT_COMMAND, AGENT_CONTAINER_SECURITY, AGENT_POD_SECURITY } from '../backupschedule/job.js';
 import { appChildren } from '../smartcloudopsapp/desired.js';
 import { releaseOf, revisionOf } from '../smartcloudopsapp/revision.js';
 import { DRILL_UID_LABEL, drNamespaceLabels } from './guards.js';
@@ -222,13 +223,7 @@ export function restoreJob(
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 65532,
-            runAsGroup: 65532,
-            fsGroup: 65532,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: AGENT_POD_SECURITY,
           ...(t?.nodeSelector ? { nodeSelector: t.nodeSelector } : {}),
           ...(t?.tolerations ? { tolerations: t.tolerations } : {}),
           containers: [
@@ -236,7 +231,7 @@ export function restoreJob(
               name: 'agent',
               image: t?.image ?? o.image,
               imagePullPolicy: 'IfNotPresent',
-              command: ['/usr/local/bin/node', '--max-semi-space-size=1', '/app/dist/agent/main.js'],
+              command: AGENT_COMMAND,
               args,
               env: [
                 secretEnv('AWS_ACCESS_KEY_ID', DR_S3_SECRET, 'AWS_ACCESS_KEY_ID'),
@@ -256,12 +251,7 @@ export function restoreJob(
                 { name: 'tmp', mountPath: '/tmp' },
                 { name: 'work', mountPath: '/work' },
               ],
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ['ALL'] },
-              },
+              securityContext: AGENT_CONTAINER_SECURITY,
             },
           ],
           volumes: [
