@@ -111,6 +111,15 @@ export const BackupScheduleSpec = Obj(
         default: 'plain',
       }),
     ),
+    compressionLevel: Optional(
+      Int({
+        description:
+          'gzip level of the dump (plain: the agent gzips the stream; custom: pg_dump --compress). 1 dumps several times faster than the default 6 for a larger object; 0 stores uncompressed.',
+        minimum: 0,
+        maximum: 9,
+        default: 6,
+      }),
+    ),
     include: Optional(
       Obj(
         {

@@ -124,6 +124,14 @@ describe('backupJob', () => {
       agentArgs(jobParams(spec(), { namespace: 'ns', folder: 'f', image: 'i', databaseSecret: 'db' }), 't1').join(' '),
     ).not.toMatch(/--parts/);
   });
+
+  test("compressionLevel reaches the agent; the default 6 adds no flag (earlier Jobs' frozen parameters stay equal)", () => {
+    const o = { namespace: 'ns', folder: 'f', image: 'i', databaseSecret: 'db' };
+    expect(agentArgs(jobParams({ ...spec(), compressionLevel: 1 }, o), 't1')).toContain('--compress-level=1');
+    expect(agentArgs(jobParams({ ...spec(), compressionLevel: 0 }, o), 't1')).toContain('--compress-level=0');
+    expect(jobParams({ ...spec(), compressionLevel: 6 }, o)).toEqual(jobParams(spec(), o));
+    expect(agentArgs(jobParams(spec(), o), 't1').join(' ')).not.toMatch(/--compress-level/);
+  });
 });
 
 describe('the agent account for config exports', () => {

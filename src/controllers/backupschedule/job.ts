@@ -54,6 +54,8 @@ export interface JobParams {
   credentialsSecret: string;
   databaseSecret?: string;
   format: 'plain' | 'custom';
+  /** gzip level (absent on Jobs made before the field existed: the agent's default, 6). */
+  compressLevel?: number;
   verify: boolean;
   activeDeadlineSeconds: number;
   parts: string[];
@@ -90,6 +92,9 @@ export function jobParams(
     credentialsSecret: d.credentialsSecretRef.name,
     ...(o.databaseSecret ? { databaseSecret: o.databaseSecret } : {}),
     format: spec.format ?? 'plain',
+    ...(spec.compressionLevel !== undefined && spec.compressionLevel !== 6
+      ? { compressLevel: spec.compressionLevel }
+      : {}),
     verify: spec.verify ?? true,
     activeDeadlineSeconds: spec.activeDeadlineSeconds ?? 3600,
     parts,
@@ -131,6 +136,7 @@ export function agentArgs(p: JobParams, runId: string): string[] {
     `--verify=${p.verify ? 'full' : 'size'}`,
     `--region=${p.region}`,
   ];
+  if (p.compressLevel !== undefined) args.push(`--compress-level=${p.compressLevel}`);
   if (p.prefix) args.push(`--prefix=${p.prefix}`);
   if (p.endpoint) args.push(`--endpoint=${p.endpoint}`);
   if (p.forcePathStyle) args.push('--force-path-style');
