@@ -7,6 +7,7 @@
 // its JSON result line last — become the container's termination message, where the controller reads the reason.
 import type { KubeObject } from '../../kube/index.js';
 import type { BackupScheduleSpec } from '../../crds/backupschedule.js';
+import { AGENT_ENV, AGENT_NODE_ARGS } from '../../agent/node-args.js';
 
 export const LABEL_SCHEDULE = 'ops.smartcloudops.ai/backup-schedule';
 export const LABEL_RUN = 'ops.smartcloudops.ai/backup-run';
@@ -203,6 +204,7 @@ export function backupJob(i: JobInput): KubeObject & { spec: Record<string, unkn
     secretEnv('AWS_SESSION_TOKEN', p.credentialsSecret, 'AWS_SESSION_TOKEN', true),
     { name: 'LOG_LEVEL', value: 'info' },
     { name: 'HOME', value: '/tmp' },
+    ...Object.entries(AGENT_ENV).map(([name, value]) => ({ name, value })),
   ];
   if (p.databaseSecret) {
     env.push(
@@ -263,7 +265,7 @@ export function backupJob(i: JobInput): KubeObject & { spec: Record<string, unkn
               name: 'agent',
               image: p.image,
               imagePullPolicy: 'IfNotPresent',
-              command: ['/usr/local/bin/node', '--max-semi-space-size=1', '/app/dist/agent/main.js'],
+              command: ['/usr/local/bin/node', ...AGENT_NODE_ARGS, '/app/dist/agent/main.js'],
               args: agentArgs(p, i.runId),
               env,
               ...(p.resources ? { resources: p.resources } : {}),
