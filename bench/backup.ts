@@ -3,11 +3,15 @@
 //   npm run bench:backup                      a 1 GiB database (the issue's size)
 //   npm run bench:backup -- --size-mib=200    a smaller one; --jobs=N for pg_restore -j (default 4, the agent's); --keep keeps
 //                                             the generated source database for the next run
+//   --name=PREFIX (default bench_backup)      the databases' names (PREFIX_src, PREFIX_restore_*): several people can
+//                                             share one PostgreSQL
+//   --bucket=NAME                             an S3 bucket of one's own (created when missing); default env.json's
 //
 // Source: four tables (ids, timestamps, numbers, text, jsonb; btree indexes) filling pg_database_size to the size asked
 // (reused when a previous --keep left one of about that size). Then, timed:
 //   backup   baseline: bash -o pipefail -c 'pg_dump | gzip > file', then a multipart upload of the file (8 MiB parts,
-//            4 in flight, as `aws s3 cp` does); agent: `node ${AGENT_NODE_ARGS} dist/agent/main.js backup` (compiled)
+//            4 in flight, as `aws s3 cp` does); agent: `node ${AGENT_NODE_ARGS} dist/agent/main.js backup` (compiled, with
+//            AGENT_ENV as the Job sets it)
 //            for --format plain and custom, streaming to S3 with the size read back (--verify=size).
 //   restore  baseline: `gunzip -c file | psql -v ON_ERROR_STOP=1` from the local file (it does not pay for the
 //            download); agent: `restore` of the plain dump (S3 → gunzip → psql, one transaction) and of the custom
@@ -18,12 +22,18 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, statSync, readdirSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import pg from 'pg';
 import { readServicesEnv } from '../hack/cluster/env.js';
 import { repoRoot } from '../hack/cluster/config.js';
-import { AGENT_NODE_ARGS } from '../src/agent/node-args.js';
+import { AGENT_ENV, AGENT_NODE_ARGS } from '../src/agent/node-args.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -31,13 +41,15 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const SIZE_MIB = Number(arg('size-mib') ?? 1024);
 const JOBS = Number(arg('jobs') ?? 4);
 const KEEP = process.argv.includes('--keep');
-const SOURCE = 'bench_backup_src';
+const NAME = arg('name') ?? 'bench_backup';
+if (!/^[a-z_][a-z0-9_]{0,40}$/.test(NAME)) throw new Error(`--name=${NAME}: lower-case letters, digits and _ only`);
+const SOURCE = `${NAME}_src`;
 const PREFIX = `bench-backup/${Date.now().toString(36)}`;
 
 const services = readServicesEnv();
 if (!services.postgres || !services.s3) throw new Error('no services: run "npm run services:up" first');
 const pgEnv = services.postgres;
-const s3Env = services.s3;
+const s3Env = { ...services.s3, bucket: arg('bucket') ?? services.s3.bucket };
 const root = repoRoot;
 
 const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
@@ -108,6 +120,7 @@ const toolEnv = (database: string): NodeJS.ProcessEnv => ({
 
 const agentEnv = (database: string): NodeJS.ProcessEnv => ({
   ...toolEnv(database),
+  ...AGENT_ENV, // as the backup Job sets it
   S3_BUCKET: s3Env.bucket,
   S3_ENDPOINT: s3Env.endpoint,
   S3_FORCE_PATH_STYLE: 'true',
@@ -191,6 +204,9 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(os.tmpdir(), 'bench-backup-'));
   const file = join(work, 'backup.sql.gz');
   const client = s3();
+  await client
+    .send(new HeadBucketCommand({ Bucket: s3Env.bucket }))
+    .catch(() => client.send(new CreateBucketCommand({ Bucket: s3Env.bucket })));
   const dbs: string[] = [];
   try {
     // Backup: baseline pipeline, then the agent in both formats.
@@ -210,15 +226,15 @@ async function main(): Promise<void> {
     const custom = await timed(() => agent(['backup', '--schedule=bench', '--format=custom'], SOURCE));
 
     // Restore: baseline from the local file, then the agent from S3.
-    const dbBase = await freshDb('bench_restore_base');
+    const dbBase = await freshDb(`${NAME}_restore_base`);
     dbs.push(dbBase);
     const baseRestore = await timed(() =>
       run('bash', ['-o', 'pipefail', '-c', `gunzip -c '${file}' | psql -X -q -v ON_ERROR_STOP=1`], toolEnv(dbBase)),
     );
-    const dbPlain = await freshDb('bench_restore_plain');
+    const dbPlain = await freshDb(`${NAME}_restore_plain`);
     dbs.push(dbPlain);
     const rPlain = await timed(() => agent(['restore', `--manifest=${plain.value.manifestKey}`], dbPlain));
-    const dbCustom = await freshDb('bench_restore_custom');
+    const dbCustom = await freshDb(`${NAME}_restore_custom`);
     dbs.push(dbCustom);
     const rCustom = await timed(() =>
       agent(['restore', `--manifest=${custom.value.manifestKey}`, `--jobs=${JOBS}`, `--work-dir=${work}`], dbCustom),

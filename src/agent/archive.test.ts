@@ -69,6 +69,21 @@ describe('custom-format archive walker', () => {
     }
   });
 
+  test('detach(): the caller may reuse one buffer for every read (what the staging download does)', () => {
+    const buf = archive(entries);
+    for (const size of [1, 7, 33, 4096]) {
+      const walker = new CustomArchiveWalker();
+      const scratch = Buffer.alloc(size);
+      for (let at = 0; at < buf.length; at += size) {
+        const n = buf.copy(scratch, 0, at, Math.min(buf.length, at + size));
+        walker.push(scratch.subarray(0, n));
+        walker.detach();
+        scratch.fill(0xee); // the next read overwrites it; the walker must not have kept a view of it
+      }
+      expect(walker.end()).toMatchObject({ tocEntries: 4, dataBlocks: 2 });
+    }
+  });
+
   test('every truncation is detected, whatever the cut', () => {
     const buf = archive(entries);
     for (let cut = 0; cut < buf.length; cut++) {

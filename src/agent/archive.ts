@@ -89,6 +89,17 @@ export class CustomArchiveWalker {
     this.drive();
   }
 
+  /**
+   * Copies the bytes the walker still holds of the chunks pushed so far (a header or length not yet complete: a few
+   * bytes to a TOC entry), so the caller may reuse the memory of those chunks for the next read.
+   */
+  detach(): void {
+    if (this.queued === 0) return;
+    const rest = Buffer.concat(this.queue, this.queued);
+    this.queue.length = 0;
+    this.queue.push(rest);
+  }
+
   /** Call at end of stream: the summary, or an ArchiveError saying where the archive was cut. */
   end(): ArchiveSummary {
     if (this.done) return this.done;

@@ -122,7 +122,10 @@ export async function downloadRanged(
           const view = buf.subarray(0, bytesRead);
           hash.update(view);
           try {
-            walker.push(Buffer.from(view)); // the walker may keep a slice: give it its own copy
+            // The walker may keep a slice of what it is given: it copies that (a few bytes) before buf is reused,
+            // instead of a 1 MiB copy of every read (+6 MiB peak on a 238 MB archive).
+            walker.push(view);
+            walker.detach();
           } catch (err) {
             throw new AgentFailure('ArchiveInvalid', (err as Error).message);
           }

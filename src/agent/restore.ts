@@ -162,7 +162,7 @@ async function restorePlain(
   let verdict: AgentFailure | undefined;
   // Forwards to psql with backpressure; ends psql's input (= lets it COMMIT) only after the checksum matched.
   const sink = new Writable({
-    highWaterMark: 1024 * 1024,
+    highWaterMark: 256 * 1024, // psql reads 8 KiB at a time: more buffered here only holds chunks alive
     write(chunk: Buffer, _e, cb) {
       if (stdin.write(chunk)) cb();
       else stdin.once('drain', () => cb());

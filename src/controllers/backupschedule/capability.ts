@@ -25,6 +25,7 @@ import type { CustomObject } from '../base.js';
 import { decideStatus } from '../status.js';
 import { agentAccess, jobParams, LABEL_RUN, ANN_SCHEDULE_NAME, type JobParams } from './job.js';
 import {
+  runObjects,
   groupByRun,
   judgeJob,
   jobPhase,
@@ -450,7 +451,7 @@ export function backupLogic(
         const deleted: string[] = [];
         try {
           for (const b of plan.pruned) {
-            for (const k of [b.manifestKey, b.dumpKey]) {
+            for (const k of [b.manifestKey, ...Object.keys(runObjects(b))]) {
               if (!k) continue;
               await store.delete(dest, k);
               m.s3Requests.inc({ op: 'delete', result: 'ok' });
@@ -469,7 +470,7 @@ export function backupLogic(
           const gone = new Set(deleted);
           s.store = {
             ...s.store,
-            backups: s.store.backups.filter((b) => !gone.has(b.manifestKey ?? '') && !gone.has(b.dumpKey ?? '')),
+            backups: s.store.backups.filter((b) => !gone.has(b.manifestKey ?? '')),
           };
           deps.events.event(
             obj,

@@ -54,6 +54,8 @@ describe('backupJob', () => {
     expect(job.spec.backoffLimit).toBe(0);
     expect(job.spec.activeDeadlineSeconds).toBe(600);
     expect(c.command).toEqual(['/usr/local/bin/node', '--max-semi-space-size=1', '/app/dist/agent/main.js']);
+    // The agent's memory settings (src/agent/node-args.ts): one malloc arena, set where glibc reads it.
+    expect(c.env).toContainEqual({ name: 'MALLOC_ARENA_MAX', value: '1' });
     expect(c.args).toEqual([
       'backup',
       '--bucket=b',
@@ -76,7 +78,7 @@ describe('backupJob', () => {
     expect(c.terminationMessagePolicy).toBe('FallbackToLogsOnError');
     expect(c.volumeMounts.map((m) => m.mountPath)).toEqual(['/tmp']);
     for (const e of c.env) {
-      if (e.value !== undefined) expect(['LOG_LEVEL', 'HOME']).toContain(e.name);
+      if (e.value !== undefined) expect(['LOG_LEVEL', 'HOME', 'MALLOC_ARENA_MAX']).toContain(e.name);
       else expect(e.valueFrom).toHaveProperty('secretKeyRef');
     }
     expect(c.env.map((e) => e.name)).toEqual(

@@ -7,6 +7,7 @@
 // its JSON result line last — become the container's termination message, where the controller reads the reason.
 import type { KubeObject } from '../../kube/index.js';
 import type { BackupScheduleSpec } from '../../crds/backupschedule.js';
+import { AGENT_ENV, AGENT_NODE_ARGS } from '../../agent/node-args.js';
 
 export const LABEL_SCHEDULE = 'ops.smartcloudops.ai/backup-schedule';
 export const LABEL_RUN = 'ops.smartcloudops.ai/backup-run';
@@ -16,7 +17,7 @@ export const ANN_PARAMS = 'ops.smartcloudops.ai/job-params';
 export const ANN_SCHEDULE_NAME = 'ops.smartcloudops.ai/backup-schedule-name';
 
 /** How the agent runs in a Job (backup here, restore in a DR drill): Pod Security "restricted", the image's agent. */
-export const AGENT_COMMAND = ['/usr/local/bin/node', '--max-semi-space-size=1', '/app/dist/agent/main.js'];
+export const AGENT_COMMAND = ['/usr/local/bin/node', ...AGENT_NODE_ARGS, '/app/dist/agent/main.js'];
 export const AGENT_POD_SECURITY = {
   runAsNonRoot: true,
   runAsUser: 65532,
@@ -225,6 +226,7 @@ export function backupJob(i: JobInput): KubeObject & { spec: Record<string, unkn
     secretEnv('AWS_SESSION_TOKEN', p.credentialsSecret, 'AWS_SESSION_TOKEN', true),
     { name: 'LOG_LEVEL', value: 'info' },
     { name: 'HOME', value: '/tmp' },
+    ...Object.entries(AGENT_ENV).map(([name, value]) => ({ name, value })),
   ];
   if (p.databaseSecret) {
     env.push(

@@ -58,6 +58,88 @@ describe('verdicts', () => {
   });
 });
 
+describe('backups with parts (config, secrets, data volumes)', () => {
+  const base = 'p/ns.bs/20260101T000000Z-t1';
+  const part = (name: string, kind: string, key: string, size: number) =>
+    ({ name, kind, key, size, sha256: 'b'.repeat(64), contentType: 'x', encoding: 'gzip' }) as const;
+  const listing = (over: Record<string, number | undefined> = {}) =>
+    Object.entries({
+      [`${base}.configmaps.yaml.gz`]: 20,
+      [`${base}.data-uploads.tar.gz`]: 30,
+      [`${base}.dump`]: 100,
+      [`${base}.manifest.json`]: 1,
+      [`${base}.secrets.yaml.gz.enc`]: 40,
+      ...over,
+    })
+      .filter(([, size]) => size !== undefined)
+      .map(([key, size]) => ({ key, size: size! }));
+  const manifest = (withDump: boolean): Manifest =>
+    ({
+      ...(withDump ? { key: `${base}.dump`, size: 100, sha256: 'a'.repeat(64), format: 'custom' } : {}),
+      completedAt: '2026-01-01T00:01:00Z',
+      durationSeconds: 60,
+      verification: 'full',
+      parts: [
+        ...(withDump ? [part('database', 'database', `${base}.dump`, 100)] : []),
+        part('configmaps', 'configmaps', `${base}.configmaps.yaml.gz`, 20),
+        part('secrets', 'secrets', `${base}.secrets.yaml.gz.enc`, 40),
+        part('data/uploads', 'data', `${base}.data-uploads.tar.gz`, 30),
+      ],
+    }) as Manifest;
+  const run = (objects: { key: string; size: number }[], m: Manifest): StoredBackup => ({
+    ...[...groupByRun(objects).values()][0]!,
+    manifest: m,
+  });
+
+  test('a part sorting after the dump is not taken for the dump: every part is checked by its own key and size', () => {
+    const b = run(listing(), manifest(true));
+    expect(b.dumpKey).toBe(`${base}.dump`);
+    expect(Object.keys(b.objects!)).toHaveLength(4);
+    expect(verdictOf(b)).toEqual({ ok: true });
+    expect(verdictOf(run(listing({ [`${base}.data-uploads.tar.gz`]: 29 }), manifest(true)))).toMatchObject({
+      ok: false,
+      reason: 'SizeMismatch',
+      message: expect.stringContaining('data/uploads'),
+    });
+    expect(verdictOf(run(listing({ [`${base}.secrets.yaml.gz.enc`]: undefined }), manifest(true)))).toMatchObject({
+      ok: false,
+      reason: 'ObjectNotFound',
+      message: expect.stringContaining('secrets'),
+    });
+  });
+
+  test('a backup without the database part (data only) is verified by its parts and reported by its first', () => {
+    const b = run(listing({ [`${base}.dump`]: undefined }), manifest(false));
+    expect(b.dumpKey).toBeUndefined();
+    expect(verdictOf(b)).toEqual({ ok: true });
+    const j: JobLike = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'bs-t1', labels: { [LABEL_RUN]: 't1' } },
+      status: { conditions: [{ type: 'Complete', status: 'True' }] },
+    };
+    expect(judgeJob(j, [], () => b)).toMatchObject({ result: 'Succeeded', key: `${base}.configmaps.yaml.gz` });
+    expect(verdictOf({ ...b, manifest: { ...manifest(false), parts: [] } })).toMatchObject({
+      reason: 'ManifestInvalid',
+    });
+  });
+
+  test('retention deletes the manifest first, then every object of the run', () => {
+    const old = { ...run(listing(), manifest(true)), startedAt: new Date(now.getTime() - 40 * day) };
+    const p = planRetention({
+      backups: [stored(1, 'a'), stored(2, 'b'), old],
+      keepDays: 7,
+      minKeep: 2,
+      now,
+      lastRun: 'Succeeded',
+    });
+    expect(p.delete).toEqual([
+      `${base}.manifest.json`,
+      ...listing({ [`${base}.manifest.json`]: undefined }).map((o) => o.key),
+    ]);
+  });
+});
+
 describe('judging a Job', () => {
   const job = (phase: 'Complete' | 'Failed', reason?: string): JobLike => ({
     apiVersion: 'batch/v1',

@@ -17,8 +17,11 @@ export interface ListedObject {
 export interface StoredBackup {
   runId: string;
   startedAt: Date;
+  /** The run's dump (`.sql.gz` / `.dump`), when listed. */
   dumpKey?: string;
   dumpSize?: number;
+  /** Every object of the run besides its manifest (the dump and the parts: config, secrets, data), key → size. */
+  objects?: Record<string, number>;
   manifestKey?: string;
   manifest?: Manifest;
   /** Why the manifest is not usable (unreadable, invalid). */
@@ -29,22 +32,48 @@ export type Verdict =
   | { ok: true }
   | { ok: false; reason: 'ManifestMissing' | 'ManifestInvalid' | 'ObjectNotFound' | 'SizeMismatch'; message: string };
 
-/** A stored backup is verified when its manifest is valid and its dump object is there with the manifest's size. */
+/** The objects a manifest vouches for: each of its parts, or (a manifest from before parts) its dump. */
+export function manifestObjects(m: Manifest): { name: string; key: string; size: number }[] {
+  if (m.parts?.length) return m.parts.map((p) => ({ name: p.name, key: p.key, size: p.size }));
+  return m.key && m.size !== undefined ? [{ name: 'database', key: m.key, size: m.size }] : [];
+}
+
+/** The run's objects besides its manifest (key → size), from `objects` or the dump fields alone. */
+export function runObjects(b: StoredBackup): Record<string, number> {
+  if (b.objects) return b.objects;
+  return b.dumpKey !== undefined && b.dumpSize !== undefined ? { [b.dumpKey]: b.dumpSize } : {};
+}
+
+/**
+ * A stored backup is verified when its manifest is valid and every object it names (each part: the dump, config,
+ * secrets, data volumes) is there with the manifest's size.
+ */
 export function verdictOf(b: StoredBackup | undefined): Verdict {
   if (!b?.manifestKey) return { ok: false, reason: 'ManifestMissing', message: 'no manifest was written for this run' };
   if (!b.manifest) {
     return { ok: false, reason: 'ManifestInvalid', message: b.manifestError ?? `manifest ${b.manifestKey} is invalid` };
   }
-  const m = b.manifest;
-  if (b.dumpKey !== m.key || b.dumpSize === undefined) {
-    return { ok: false, reason: 'ObjectNotFound', message: `the dump ${m.key} named by the manifest is missing` };
+  const named = manifestObjects(b.manifest);
+  if (!named.length) {
+    return { ok: false, reason: 'ManifestInvalid', message: `manifest ${b.manifestKey} names no object` };
   }
-  if (b.dumpSize !== m.size) {
-    return {
-      ok: false,
-      reason: 'SizeMismatch',
-      message: `the dump ${m.key} has ${b.dumpSize} bytes, its manifest says ${m.size}`,
-    };
+  const have = runObjects(b);
+  for (const o of named) {
+    const size = Object.hasOwn(have, o.key) ? have[o.key] : undefined;
+    if (size === undefined) {
+      return {
+        ok: false,
+        reason: 'ObjectNotFound',
+        message: `the ${o.name} object ${o.key} named by the manifest is missing`,
+      };
+    }
+    if (size !== o.size) {
+      return {
+        ok: false,
+        reason: 'SizeMismatch',
+        message: `the ${o.name} object ${o.key} has ${size} bytes, its manifest says ${o.size}`,
+      };
+    }
   }
   return { ok: true };
 }
@@ -59,8 +88,11 @@ export function groupByRun(objects: ListedObject[]): Map<string, StoredBackup> {
     const b = out.get(id) ?? { runId: k.runId, startedAt: k.startedAt };
     if (k.kind === 'manifest') b.manifestKey = o.key;
     else {
-      b.dumpKey = o.key;
-      b.dumpSize = o.size;
+      b.objects = { ...b.objects, [o.key]: o.size };
+      if (k.kind === 'dump') {
+        b.dumpKey = o.key;
+        b.dumpSize = o.size;
+      }
     }
     out.set(id, b);
   }
@@ -203,5 +235,6 @@ export function judgeJob(
   if (!v.ok) {
     return { ...base, result: 'Failed', reason: v.reason, message: `the Job completed but ${v.message}` };
   }
-  return { ...base, result: 'Succeeded', key: b?.manifest?.key as string };
+  const m = b?.manifest;
+  return { ...base, result: 'Succeeded', key: (m?.key ?? m?.parts?.[0]?.key ?? b?.manifestKey) as string };
 }

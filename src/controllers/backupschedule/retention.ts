@@ -8,7 +8,7 @@
 //     not before its first run has finished, and not while its newest finished run failed.
 // The manifest is deleted before its dump, so an interrupted deletion leaves an unverified dump, never a manifest
 // that points to nothing.
-import { verdictOf, type StoredBackup } from './judge.js';
+import { runObjects, verdictOf, type StoredBackup } from './judge.js';
 
 export interface RetentionInput {
   backups: StoredBackup[];
@@ -58,6 +58,7 @@ export function planRetention(i: RetentionInput): RetentionPlan {
     return out;
   }
   out.pruned = pruned;
-  out.delete = pruned.flatMap((b) => [b.manifestKey as string, b.dumpKey as string]);
+  // The manifest first (the backup stops counting), then every object of the run: the dump and its parts.
+  out.delete = pruned.flatMap((b) => [b.manifestKey as string, ...Object.keys(runObjects(b))]);
   return out;
 }

@@ -112,7 +112,7 @@ describe('DR objects', () => {
     ]);
     expect(job.spec.backoffLimit).toBe(0);
     for (const e of c.env as { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string } } }[]) {
-      if (e.value !== undefined) expect(['LOG_LEVEL', 'HOME']).toContain(e.name);
+      if (e.value !== undefined) expect(['LOG_LEVEL', 'HOME', 'MALLOC_ARENA_MAX']).toContain(e.name);
       else expect([DR_S3_SECRET, DR_DATABASE_SECRET]).toContain(e.valueFrom?.secretKeyRef.name);
     }
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });

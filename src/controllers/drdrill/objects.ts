@@ -20,6 +20,7 @@ import type { BackupScheduleSpec } from '../../crds/backupschedule.js';
 import type { SmartCloudOpsAppSpec } from '../../crds/smartcloudopsapp.js';
 import type { KubeObject } from '../../kube/index.js';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../runtime/children.js';
+import { AGENT_ENV } from '../../agent/node-args.js';
 import { AGENT_COMMAND, AGENT_CONTAINER_SECURITY, AGENT_POD_SECURITY } from '../backupschedule/job.js';
 import { appChildren } from '../smartcloudopsapp/desired.js';
 import { releaseOf, revisionOf } from '../smartcloudopsapp/revision.js';
@@ -244,6 +245,7 @@ export function restoreJob(
                 secretEnv('PGPASSWORD', DR_DATABASE_SECRET, 'password'),
                 { name: 'LOG_LEVEL', value: 'info' },
                 { name: 'HOME', value: '/tmp' },
+                ...Object.entries(AGENT_ENV).map(([name, value]) => ({ name, value })),
               ],
               ...(t?.resources ? { resources: t.resources } : {}),
               terminationMessagePolicy: 'FallbackToLogsOnError',
