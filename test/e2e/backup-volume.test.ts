@@ -20,7 +20,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
-import { repoRoot } from '../../hack/cluster/config.js';
 import { resourceRefOf } from '../../src/crds/kinds.js';
 import { Resources, type KubeClient, type KubeObject, type ResourceRef } from '../../src/kube/index.js';
 import { s3Client } from '../support/agent.js';
@@ -29,6 +28,7 @@ import { installCrds } from '../support/crds.js';
 import { s3Env } from '../support/env.js';
 import { deleteNamespace, eventually, testClient, uniqueName } from '../support/kube.js';
 import { OperatorProcess } from '../support/operator.js';
+import { operatorImage } from '../support/realnode.js';
 
 jest.setTimeout(300_000);
 const [LABEL_KEY, LABEL_VALUE] = ['smartcloudops.ai/node', 'real'];
@@ -61,32 +61,6 @@ const nodeName = await realNodeName();
 if (!nodeName) {
   if (process.env.CI) throw new Error(`test/e2e/backup-volume.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
   console.warn(`SKIPPED test/e2e/backup-volume.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
-}
-
-/** The operator image the Jobs run: SCO_AGENT_IMAGE, this checkout's build, or the newest one the real node holds. */
-async function agentImage(client: KubeClient): Promise<string> {
-  if (process.env.SCO_AGENT_IMAGE) return process.env.SCO_AGENT_IMAGE;
-  try {
-    const dir = execFileSync('bash', [join(repoRoot, 'hack/images/build.sh'), '--check'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    const list = JSON.parse(readFileSync(join(dir, 'images.json'), 'utf8')) as { ref: string }[];
-    const ref = list.find((i) => i.ref.includes('/operator:'))?.ref;
-    if (ref) return ref;
-  } catch {
-    // not built for this checkout: take the node's operator image
-  }
-  const node = await client.get<KubeObject & { status?: { images?: { names: string[] }[] } }>(
-    Resources.Node,
-    undefined,
-    nodeName!,
-  );
-  const ref = (node.status?.images ?? [])
-    .flatMap((i) => i.names)
-    .find((n) => n.startsWith('localhost/smartcloudops/operator:'));
-  if (!ref) throw new Error('no operator image on the real node: run hack/images/build.sh and hack/images/load.sh');
-  return ref;
 }
 
 /** Deterministic file content, generated the same way in the writer pod (as JS source) and here. */
@@ -180,7 +154,7 @@ interface ManifestJson {
     op = await OperatorProcess.start({
       identity: 'backup-volume-e2e',
       namespaces: [ns],
-      extraArgs: [`--agent-image=${await agentImage(client)}`],
+      extraArgs: [`--agent-image=${await operatorImage(client)}`],
     });
   });
 
@@ -205,7 +179,7 @@ interface ManifestJson {
   });
 
   test('a PVC written by a pod is exported by the backup Job as tar.gz: files, sizes, content and the manifest entry', async () => {
-    const image = await agentImage(client);
+    const image = await operatorImage(client);
     // A hostPath PersistentVolume pre-bound to the claim, on the real node only (RWO, Retain: we remove the directory).
     pvName = `${ns}-appdata`;
     await client.create(PV, {

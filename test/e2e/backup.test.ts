@@ -19,13 +19,10 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BRIDGE_IP } from '../../hack/cluster/netcfg.js';
-import { repoRoot } from '../../hack/cluster/config.js';
 import { formatTimestamp } from '../../src/agent/layout.js';
 import { MANIFEST_API_VERSION, MANIFEST_KIND, serializeManifest } from '../../src/agent/manifest.js';
 import { resourceRefOf } from '../../src/crds/kinds.js';
@@ -36,6 +33,7 @@ import { installCrds } from '../support/crds.js';
 import { postgresEnv, s3Env } from '../support/env.js';
 import { condition, deleteNamespace, eventually, testClient, uniqueName } from '../support/kube.js';
 import { OperatorProcess } from '../support/operator.js';
+import { operatorImage } from '../support/realnode.js';
 
 jest.setTimeout(420_000);
 const [LABEL_KEY, LABEL_VALUE] = ['smartcloudops.ai/node', 'real'];
@@ -70,29 +68,6 @@ const hasRealNode = await realNode();
 if (!hasRealNode) {
   if (process.env.CI) throw new Error(`test/e2e/backup.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
   console.warn(`SKIPPED test/e2e/backup.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
-}
-
-/** The operator image the Jobs run: SCO_AGENT_IMAGE, this checkout's build, or the newest one the real node holds. */
-async function agentImage(client: KubeClient): Promise<string> {
-  if (process.env.SCO_AGENT_IMAGE) return process.env.SCO_AGENT_IMAGE;
-  try {
-    const dir = execFileSync('bash', [join(repoRoot, 'hack/images/build.sh'), '--check'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    const list = JSON.parse(execFileSync('cat', [join(dir, 'images.json')], { encoding: 'utf8' })) as { ref: string }[];
-    const ref = list.find((i) => i.ref.includes('/operator:'))?.ref;
-    if (ref) return ref;
-  } catch {
-    // not built for this checkout: the agent is unchanged here, take the node's operator image
-  }
-  const nodes = await client.list<KubeObject & { status?: { images?: { names: string[] }[] } }>(Resources.Node, {
-    labelSelector: `${LABEL_KEY}=${LABEL_VALUE}`,
-  });
-  const names = (nodes.items[0]?.status?.images ?? []).flatMap((i) => i.names);
-  const ref = names.find((n) => n.startsWith('localhost/smartcloudops/operator:'));
-  if (!ref) throw new Error('no operator image on the real node: run hack/images/build.sh and hack/images/load.sh');
-  return ref;
 }
 
 /**
@@ -259,7 +234,7 @@ const secretObj = (name: string, data: Record<string, string>) => ({
   beforeAll(async () => {
     client = await testClient();
     await installCrds(client);
-    image = await agentImage(client);
+    image = await operatorImage(client);
     ns = uniqueName('backup-e2e');
     await client.create(Resources.Namespace, {
       metadata: {
