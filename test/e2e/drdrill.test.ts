@@ -15,11 +15,8 @@ import {
   DeleteObjectCommand,
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoRoot } from '../../hack/cluster/config.js';
 import { drNamespaceFor } from '../../src/controllers/drdrill/guards.js';
 import { resourceRefOf } from '../../src/crds/kinds.js';
 import { isNotFound, Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
@@ -28,7 +25,7 @@ import { BRIDGE_IP, forwardOnBridge, type Forwarder } from '../support/bridge.js
 import { installCrds } from '../support/crds.js';
 import { postgresEnv, s3Env } from '../support/env.js';
 import { deleteNamespace, eventually, testClient, uniqueName } from '../support/kube.js';
-import { OperatorProcess } from '../support/operator.js';
+import { OperatorProcess, operatorImage } from '../support/operator.js';
 
 jest.setTimeout(600_000);
 const [LABEL_KEY, LABEL_VALUE] = ['smartcloudops.ai/node', 'real'];
@@ -89,30 +86,6 @@ const hasRealNode = await realNode();
 if (!hasRealNode) {
   if (process.env.CI) throw new Error(`test/e2e/drdrill.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
   console.warn(`SKIPPED test/e2e/drdrill.test.ts: no node labelled ${LABEL_KEY}=${LABEL_VALUE}`);
-}
-
-/** The operator image the Jobs run: SCO_AGENT_IMAGE, this checkout's build, or the newest one the real node holds. */
-async function agentImage(client: KubeClient): Promise<string> {
-  if (process.env.SCO_AGENT_IMAGE) return process.env.SCO_AGENT_IMAGE;
-  try {
-    const dir = execFileSync('bash', [join(repoRoot, 'hack/images/build.sh'), '--check'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    const list = JSON.parse(execFileSync('cat', [join(dir, 'images.json')], { encoding: 'utf8' })) as { ref: string }[];
-    const ref = list.find((i) => i.ref.includes('/operator:'))?.ref;
-    if (ref) return ref;
-  } catch {
-    // not built for this checkout: take the node's operator image
-  }
-  const nodes = await client.list<KubeObject & { status?: { images?: { names: string[] }[] } }>(Resources.Node, {
-    labelSelector: `${LABEL_KEY}=${LABEL_VALUE}`,
-  });
-  const ref = (nodes.items[0]?.status?.images ?? [])
-    .flatMap((i) => i.names)
-    .find((n) => n.startsWith('localhost/smartcloudops/operator:'));
-  if (!ref) throw new Error('no operator image on the real node: run hack/images/build.sh and hack/images/load.sh');
-  return ref;
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -184,7 +157,7 @@ const exists = async (p: Promise<unknown>) =>
   beforeAll(async () => {
     client = await testClient();
     await installCrds(client);
-    image = await agentImage(client);
+    image = await operatorImage(client);
     ns = uniqueName('drill-e2e');
     await client.create(Resources.Namespace, {
       metadata: {

@@ -1,10 +1,11 @@
 // Runs the operator as a real process (src/main.ts through tsx) against the cluster in KUBECONFIG, with private
 // metrics/health ports, and reads its Prometheus metrics.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../../hack/cluster/config.js';
+import { Resources, type KubeClient, type KubeObject } from '../../src/kube/index.js';
 import { kubeconfigPath } from './env.js';
 import { eventually } from './kube.js';
 import { scrape, sumMetric } from './prom.js';
@@ -132,4 +133,31 @@ export class OperatorProcess {
     await this.kill('SIGTERM');
     clearTimeout(timer);
   }
+}
+
+/**
+ * The operator image the Jobs run (the agent): SCO_AGENT_IMAGE, this checkout's build, or the operator image the real
+ * node (labelled smartcloudops.ai/node=real) holds.
+ */
+export async function operatorImage(client: KubeClient): Promise<string> {
+  if (process.env.SCO_AGENT_IMAGE) return process.env.SCO_AGENT_IMAGE;
+  try {
+    const dir = execFileSync('bash', [join(repoRoot, 'hack/images/build.sh'), '--check'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const list = JSON.parse(readFileSync(join(dir, 'images.json'), 'utf8')) as { ref: string }[];
+    const ref = list.find((i) => i.ref.includes('/operator:'))?.ref;
+    if (ref) return ref;
+  } catch {
+    // not built for this checkout: take the node's operator image
+  }
+  const nodes = await client.list<KubeObject & { status?: { images?: { names: string[] }[] } }>(Resources.Node, {
+    labelSelector: 'smartcloudops.ai/node=real',
+  });
+  const ref = (nodes.items[0]?.status?.images ?? [])
+    .flatMap((i) => i.names)
+    .find((n) => n.startsWith('localhost/smartcloudops/operator:'));
+  if (!ref) throw new Error('no operator image on the real node: run hack/images/build.sh and hack/images/load.sh');
+  return ref;
 }
