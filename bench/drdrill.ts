@@ -345,13 +345,29 @@ async function main(): Promise<void> {
     }
     const drillMs = performance.now() - t0;
     console.log(`load average after the drill: ${load()}`);
+    // Where the backup's time went: the agent's own log lines in the backup Job (kept in the production namespace).
+    const agentLog = await run(
+      'kubectl',
+      ['logs', '-n', NS, '-l', 'ops.smartcloudops.ai/backup-run', '--tail=-1'],
+      process.env,
+    ).catch((e: unknown) => `{"msg":"no log: ${String(e).slice(0, 200)}"}`);
+    const lines = agentLog
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { time?: string | number; msg?: string });
+    const first = lines.find((l) => l.time !== undefined)?.time;
+    const backupTimeline = lines
+      .filter((l) => l.time !== undefined)
+      .map((l) => `+${((new Date(l.time!).getTime() - new Date(first!).getTime()) / 1000).toFixed(1)} s ${l.msg}`);
 
     const r = runRec;
     const start = Date.parse(r.startedAt);
     console.log(
       `\nsource database ${mib(size)}, ${rows} rows; drill backup ${r.backup?.size ? mib(r.backup.size) : '?'} (custom), restore.jobs ${JOBS}`,
     );
-    console.log(`drill run ${r.id}: ${r.phase} (${r.reason ?? ''}) ${r.message ?? ''}\n`);
+    console.log(`drill run ${r.id}: ${r.phase} (${r.reason ?? ''}) ${r.message ?? ''}`);
+    if (r.phase !== 'Succeeded') console.log('THE DRILL DID NOT SUCCEED: its wall time is not comparable');
+    console.log(`the backup Job's agent (first log line = +0): ${backupTimeline.join('; ')}\n`);
     console.log('| baseline step | wall |');
     console.log('| --- | --- |');
     for (const [name, ms] of base) console.log(`| ${name.replace(/\|/g, '\\|')} | ${secs(ms)} |`);
