@@ -16,15 +16,23 @@ export function forwardOnBridge(targetPort: number, port = 0): Promise<Forwarder
   const server = net.createServer((c) => {
     const u = net.connect(targetPort, '127.0.0.1');
     sockets.add(c).add(u);
-    c.pipe(u).pipe(c);
-    const end = () => {
+    // Each side's end is passed on by pipe (end() after what is buffered is written), never cut short: a server that
+    // closes after its response (versitygw without keep-alive does, after every request) would otherwise lose the
+    // response's tail still buffered for a slow reader — a destroy on that close discards it ("aborted" in the pod).
+    c.pipe(u);
+    u.pipe(c);
+    const reset = () => {
       c.destroy();
       u.destroy();
-      sockets.delete(c);
-      sockets.delete(u);
     };
-    c.on('error', end).on('close', end);
-    u.on('error', end).on('close', end);
+    c.on('error', reset).on('close', () => {
+      sockets.delete(c);
+      u.destroy(); // nobody left to deliver to
+    });
+    u.on('error', reset).on('close', () => {
+      sockets.delete(u);
+      if (!c.writableEnded) c.end();
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
