@@ -336,8 +336,32 @@ async function main(): Promise<void> {
     );
     let reportMs = 0;
     let runRec: Run | undefined;
+    // The restore Job's own split (download, pg_restore), read from its pod before the clean-up removes it.
+    let restoreSplit = '';
     for (;;) {
-      runRec = (await getDrill()).status?.runs?.[0];
+      const st = (await getDrill()).status as (Drill['status'] & { currentRun?: Run }) | undefined;
+      runRec = st?.runs?.[0];
+      const restoreDone = (st?.currentRun ?? runRec)?.steps.some(
+        (x) => x.name === 'RestoreData' && x.phase === 'Succeeded',
+      );
+      if (restoreDone && !restoreSplit) {
+        const out = await run(
+          'kubectl',
+          ['logs', '-n', drNamespaceFor(NS, 'monthly'), '-l', 'ops.smartcloudops.ai/drill-run', '--tail=-1'],
+          process.env,
+        ).catch(() => '');
+        restoreSplit =
+          out
+            .split('\n')
+            .filter((l) => l.startsWith('{') && (l.includes('downloadMs') || l.includes('pgRestoreMs')))
+            .map((l) => {
+              const j = JSON.parse(l) as { downloadMs?: number; pgRestoreMs?: number };
+              return j.downloadMs !== undefined
+                ? `download ${secs(j.downloadMs)}`
+                : `pg_restore ${secs(j.pgRestoreMs!)}`;
+            })
+            .join(', ') || '-';
+      }
       if (runRec && !reportMs) reportMs = performance.now() - t0;
       if (runRec?.cleanedUp) break;
       if (performance.now() - t0 > 3_700_000) throw new Error('the drill did not finish within the hour');
@@ -367,7 +391,8 @@ async function main(): Promise<void> {
     );
     console.log(`drill run ${r.id}: ${r.phase} (${r.reason ?? ''}) ${r.message ?? ''}`);
     if (r.phase !== 'Succeeded') console.log('THE DRILL DID NOT SUCCEED: its wall time is not comparable');
-    console.log(`the backup Job's agent (first log line = +0): ${backupTimeline.join('; ')}\n`);
+    console.log(`the backup Job's agent (first log line = +0): ${backupTimeline.join('; ')}`);
+    console.log(`the restore Job's agent: ${restoreSplit || '(not read)'}\n`);
     console.log('| baseline step | wall |');
     console.log('| --- | --- |');
     for (const [name, ms] of base) console.log(`| ${name.replace(/\|/g, '\\|')} | ${secs(ms)} |`);
