@@ -16,9 +16,10 @@ export function forwardOnBridge(targetPort: number, port = 0): Promise<Forwarder
   const server = net.createServer((c) => {
     const u = net.connect(targetPort, '127.0.0.1');
     sockets.add(c).add(u);
-    // Each side's end is passed on by pipe (end() after what is buffered is written), never cut short: a server that
-    // closes after its response (versitygw without keep-alive does, after every request) would otherwise lose the
-    // response's tail still buffered for a slow reader — a destroy on that close discards it ("aborted" in the pod).
+    // Each side's end is passed on by pipe (end() after what is buffered is written), not cut short by a destroy: a
+    // server that closes after its response (versitygw runs without keep-alive) must not lose the response's tail
+    // still buffered here for a slow reader. (Suspected cause of a drill's restore download failing "aborted" in the
+    // pod at 1 GiB, twice before this change, not since; not reproduced on the host.)
     c.pipe(u);
     u.pipe(c);
     const reset = () => {
