@@ -7,8 +7,8 @@
 //                                             share one PostgreSQL
 //   --bucket=NAME                             an S3 bucket of one's own (created when missing); default env.json's
 //
-// Source: four tables (ids, timestamps, numbers, text, jsonb; btree indexes) filling pg_database_size to the size asked
-// (reused when a previous --keep left one of about that size). Then, timed:
+// Source: bench/common.ts generateDatabase — four tables (ids, timestamps, numbers, text, jsonb; btree indexes) filling
+// pg_database_size to the size asked (reused when a previous --keep left one of about that size). Then, timed:
 //   backup   baseline: bash -o pipefail -c 'pg_dump | gzip > file', then a multipart upload of the file (8 MiB parts,
 //            4 in flight, as `aws s3 cp` does); agent: `node ${AGENT_NODE_ARGS} dist/agent/main.js backup` (compiled, with
 //            AGENT_ENV as the Job sets it)
@@ -18,7 +18,7 @@
 //            dump (parallel ranged download to a temp file, verify, pg_restore -j N), each into a fresh database.
 // Printed: wall times, ratios to the baseline, object sizes, and the agent's peak RSS (its own VmHWM, from the result
 // line — not getrusage's maxrss, which starts at this script's own RSS when it spawns the agent; pg_dump/psql/pg_restore are separate processes in both variants). Nothing is asserted.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, statSync, readdirSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -30,10 +30,10 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import pg from 'pg';
 import { readServicesEnv } from '../hack/cluster/env.js';
 import { repoRoot } from '../hack/cluster/config.js';
 import { AGENT_ENV, AGENT_NODE_ARGS } from '../src/agent/node-args.js';
+import { generateDatabase, mib, rowCount, run, secs, sql, timed, toolEnv } from './common.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -52,74 +52,10 @@ const pgEnv = services.postgres;
 const s3Env = { ...services.s3, bucket: arg('bucket') ?? services.s3.bucket };
 const root = repoRoot;
 
-const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-async function sql<T extends pg.QueryResultRow>(database: string, text: string): Promise<pg.QueryResult<T>> {
-  const c = new pg.Client({ ...pgEnv, database });
-  await c.connect();
-  try {
-    return await c.query<T>(text);
-  } finally {
-    await c.end();
-  }
-}
-
-async function databaseSize(db: string): Promise<number> {
-  const r = await sql<{ s: string }>('postgres', `SELECT pg_database_size('${db}') AS s`).catch(() => undefined);
-  return r ? Number(r.rows[0]!.s) : 0;
-}
-
-async function generate(): Promise<number> {
-  const want = SIZE_MIB * 1024 * 1024;
-  const have = await databaseSize(SOURCE);
-  if (have > want * 0.9 && have < want * 1.2) {
-    console.log(`reusing ${SOURCE} (${mib(have)})`);
-    return have;
-  }
-  await sql('postgres', `DROP DATABASE IF EXISTS ${SOURCE} WITH (FORCE)`);
-  await sql('postgres', `CREATE DATABASE ${SOURCE}`);
-  const t0 = Date.now();
-  for (let t = 1; t <= 4; t++) {
-    await sql(
-      SOURCE,
-      `CREATE TABLE t${t} (id bigint PRIMARY KEY, created timestamptz NOT NULL, n integer, amount numeric(12,2),
-         label text, body text, doc jsonb);`,
-    );
-  }
-  // ~330 bytes per row on disk with its two indexes; rows are added in batches until the size is reached.
-  let rows = 0;
-  const batch = 50_000;
-  while ((await databaseSize(SOURCE)) < want) {
-    const t = 1 + ((rows / batch) % 4);
-    await sql(
-      SOURCE,
-      `INSERT INTO t${t} SELECT g, timestamptz '2024-01-01' + g * interval '1 second', (g * 7919) % 100000,
-         round((g % 100000) / 7.0, 2), 'label-' || (g % 1000),
-         md5(g::text) || ' lorem ipsum dolor sit amet ' || repeat(chr((97 + g % 26)::int), 40) || ' ' || md5((g * 3)::text),
-         jsonb_build_object('g', g, 'tags', jsonb_build_array('a' || g % 10, 'b' || g % 7), 'ok', g % 2 = 0)
-       FROM generate_series(${rows + 1}::bigint, ${rows + batch}) g`,
-    );
-    rows += batch;
-  }
-  for (let t = 1; t <= 4; t++) await sql(SOURCE, `CREATE INDEX t${t}_created ON t${t} (created); ANALYZE t${t}`);
-  const size = await databaseSize(SOURCE);
-  console.log(`generated ${SOURCE}: ${rows} rows, ${mib(size)} in ${secs(Date.now() - t0)}`);
-  return size;
-}
-
-const toolEnv = (database: string): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH,
-  HOME: process.env.HOME,
-  PGHOST: pgEnv.host,
-  PGPORT: String(pgEnv.port),
-  PGUSER: pgEnv.user,
-  PGPASSWORD: pgEnv.password,
-  PGDATABASE: database,
-});
+const toolEnvOf = (database: string) => toolEnv(pgEnv, database);
 
 const agentEnv = (database: string): NodeJS.ProcessEnv => ({
-  ...toolEnv(database),
+  ...toolEnvOf(database),
   ...AGENT_ENV, // as the backup Job sets it
   S3_BUCKET: s3Env.bucket,
   S3_ENDPOINT: s3Env.endpoint,
@@ -132,25 +68,6 @@ const agentEnv = (database: string): NodeJS.ProcessEnv => ({
   NODE_OPTIONS: '--max-semi-space-size=8', // the image's; AGENT_NODE_ARGS on the command line take precedence
   LOG_LEVEL: 'warn',
 });
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - t0, value };
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`)),
-    );
-  });
-}
 
 async function agent(args: string[], database: string): Promise<Record<string, unknown>> {
   const out = await run(
@@ -173,17 +90,9 @@ function s3(): S3Client {
 }
 
 async function freshDb(name: string): Promise<string> {
-  await sql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await sql('postgres', `CREATE DATABASE ${name}`);
+  await sql(pgEnv, 'postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await sql(pgEnv, 'postgres', `CREATE DATABASE ${name}`);
   return name;
-}
-
-async function rowCount(db: string): Promise<number> {
-  const r = await sql<{ n: string }>(
-    db,
-    'SELECT (SELECT count(*) FROM t1) + (SELECT count(*) FROM t2) + (SELECT count(*) FROM t3) + (SELECT count(*) FROM t4) AS n',
-  );
-  return Number(r.rows[0]!.n);
 }
 
 function buildAgent(): void {
@@ -199,8 +108,8 @@ function buildAgent(): void {
 
 async function main(): Promise<void> {
   buildAgent();
-  const size = await generate();
-  const expectedRows = await rowCount(SOURCE);
+  const size = await generateDatabase(pgEnv, SOURCE, SIZE_MIB);
+  const expectedRows = await rowCount(pgEnv, SOURCE);
   const work = mkdtempSync(join(os.tmpdir(), 'bench-backup-'));
   const file = join(work, 'backup.sql.gz');
   const client = s3();
@@ -211,7 +120,7 @@ async function main(): Promise<void> {
   try {
     // Backup: baseline pipeline, then the agent in both formats.
     const dump = await timed(() =>
-      run('bash', ['-o', 'pipefail', '-c', `pg_dump | gzip > '${file}'`], toolEnv(SOURCE)),
+      run('bash', ['-o', 'pipefail', '-c', `pg_dump | gzip > '${file}'`], toolEnvOf(SOURCE)),
     );
     const upload = await timed(() =>
       new Upload({
@@ -229,7 +138,7 @@ async function main(): Promise<void> {
     const dbBase = await freshDb(`${NAME}_restore_base`);
     dbs.push(dbBase);
     const baseRestore = await timed(() =>
-      run('bash', ['-o', 'pipefail', '-c', `gunzip -c '${file}' | psql -X -q -v ON_ERROR_STOP=1`], toolEnv(dbBase)),
+      run('bash', ['-o', 'pipefail', '-c', `gunzip -c '${file}' | psql -X -q -v ON_ERROR_STOP=1`], toolEnvOf(dbBase)),
     );
     const dbPlain = await freshDb(`${NAME}_restore_plain`);
     dbs.push(dbPlain);
@@ -240,7 +149,7 @@ async function main(): Promise<void> {
       agent(['restore', `--manifest=${custom.value.manifestKey}`, `--jobs=${JOBS}`, `--work-dir=${work}`], dbCustom),
     );
     for (const db of dbs) {
-      const n = await rowCount(db);
+      const n = await rowCount(pgEnv, db);
       if (n !== expectedRows) throw new Error(`${db} has ${n} rows, the source ${expectedRows}`);
     }
 
@@ -264,8 +173,8 @@ async function main(): Promise<void> {
     );
   } finally {
     rmSync(work, { recursive: true, force: true });
-    for (const db of dbs) await sql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    if (!KEEP) await sql('postgres', `DROP DATABASE IF EXISTS ${SOURCE} WITH (FORCE)`);
+    for (const db of dbs) await sql(pgEnv, 'postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    if (!KEEP) await sql(pgEnv, 'postgres', `DROP DATABASE IF EXISTS ${SOURCE} WITH (FORCE)`);
     const listed = await client.send(new ListObjectsV2Command({ Bucket: s3Env.bucket, Prefix: `${PREFIX}/` }));
     for (const o of listed.Contents ?? [])
       await client.send(new DeleteObjectCommand({ Bucket: s3Env.bucket, Key: o.Key! }));

@@ -1,5 +1,8 @@
-// Helpers shared by the benchmarks: a bounded pool, fresh namespaces, metrics scraping.
+// Helpers shared by the benchmarks: a bounded pool, fresh namespaces, metrics scraping; PostgreSQL (a generated source
+// database of a given size) and child processes for the data benchmarks.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { isAlreadyExists, Resources, type KubeClient } from '../src/kube/index.js';
 import { scrape as scrapeUrl } from '../test/support/prom.js';
 
@@ -73,4 +76,121 @@ export function readsAtSync(healthPort: number, metricsPort: number): { value: n
     }
   })();
   return out;
+}
+
+// PostgreSQL and process helpers of the data benchmarks (bench:backup, bench:drdrill).
+
+/** Where the benchmark's PostgreSQL is (the cluster's env.json, hack/cluster/env.ts). */
+export interface PgConn {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+export const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+export const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export async function sql<T extends pg.QueryResultRow>(
+  conn: PgConn,
+  database: string,
+  text: string,
+): Promise<pg.QueryResult<T>> {
+  const c = new pg.Client({ ...conn, database });
+  await c.connect();
+  try {
+    return await c.query<T>(text);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function databaseSize(conn: PgConn, db: string): Promise<number> {
+  const r = await sql<{ s: string }>(conn, 'postgres', `SELECT pg_database_size('${db}') AS s`).catch(() => undefined);
+  return r ? Number(r.rows[0]!.s) : 0;
+}
+
+/**
+ * A source database of about `sizeMiB` (pg_database_size): four tables (ids, timestamps, numbers, text, jsonb; btree
+ * indexes). Reused when one of about that size (0.9–1.2×) exists under that name (a previous run's --keep).
+ */
+export async function generateDatabase(conn: PgConn, name: string, sizeMiB: number): Promise<number> {
+  const want = sizeMiB * 1024 * 1024;
+  const have = await databaseSize(conn, name);
+  if (have > want * 0.9 && have < want * 1.2) {
+    console.log(`reusing ${name} (${mib(have)})`);
+    return have;
+  }
+  await sql(conn, 'postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await sql(conn, 'postgres', `CREATE DATABASE ${name}`);
+  const t0 = Date.now();
+  for (let t = 1; t <= 4; t++) {
+    await sql(
+      conn,
+      name,
+      `CREATE TABLE t${t} (id bigint PRIMARY KEY, created timestamptz NOT NULL, n integer, amount numeric(12,2),
+         label text, body text, doc jsonb);`,
+    );
+  }
+  // ~330 bytes per row on disk with its two indexes; rows are added in batches until the size is reached.
+  let rows = 0;
+  const batch = 50_000;
+  while ((await databaseSize(conn, name)) < want) {
+    const t = 1 + ((rows / batch) % 4);
+    await sql(
+      conn,
+      name,
+      `INSERT INTO t${t} SELECT g, timestamptz '2024-01-01' + g * interval '1 second', (g * 7919) % 100000,
+         round((g % 100000) / 7.0, 2), 'label-' || (g % 1000),
+         md5(g::text) || ' lorem ipsum dolor sit amet ' || repeat(chr((97 + g % 26)::int), 40) || ' ' || md5((g * 3)::text),
+         jsonb_build_object('g', g, 'tags', jsonb_build_array('a' || g % 10, 'b' || g % 7), 'ok', g % 2 = 0)
+       FROM generate_series(${rows + 1}::bigint, ${rows + batch}) g`,
+    );
+    rows += batch;
+  }
+  for (let t = 1; t <= 4; t++) await sql(conn, name, `CREATE INDEX t${t}_created ON t${t} (created); ANALYZE t${t}`);
+  const size = await databaseSize(conn, name);
+  console.log(`generated ${name}: ${rows} rows, ${mib(size)} in ${secs(Date.now() - t0)}`);
+  return size;
+}
+
+/** Rows in the four tables of a generated database (or of a restore of one). */
+export async function rowCount(conn: PgConn, db: string): Promise<number> {
+  const r = await sql<{ n: string }>(
+    conn,
+    db,
+    'SELECT (SELECT count(*) FROM t1) + (SELECT count(*) FROM t2) + (SELECT count(*) FROM t3) + (SELECT count(*) FROM t4) AS n',
+  );
+  return Number(r.rows[0]!.n);
+}
+
+/** The environment of pg_dump/psql/pg_restore for one database (nothing else of this process's). */
+export const toolEnv = (conn: PgConn, database: string): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  PGHOST: conn.host,
+  PGPORT: String(conn.port),
+  PGUSER: conn.user,
+  PGPASSWORD: conn.password,
+  PGDATABASE: database,
+});
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+/** Runs a command to completion; its stdout, or an error with the end of its stderr. */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`)),
+    );
+  });
 }

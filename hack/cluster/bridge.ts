@@ -17,15 +17,24 @@ export function forwardOnBridge(targetPort: number, port = 0): Promise<Forwarder
   const server = net.createServer((c) => {
     const u = net.connect(targetPort, '127.0.0.1');
     sockets.add(c).add(u);
-    c.pipe(u).pipe(c);
-    const end = () => {
+    // Each side's end is passed on by pipe (end() after what is buffered is written), not cut short by a destroy: a
+    // server that closes after its response (versitygw runs without keep-alive) must not lose the response's tail
+    // still buffered here for a slow reader. (Suspected cause of a drill's restore download failing "aborted" in the
+    // pod at 1 GiB, twice before this change, not since; not reproduced on the host.)
+    c.pipe(u);
+    u.pipe(c);
+    const reset = () => {
       c.destroy();
       u.destroy();
-      sockets.delete(c);
-      sockets.delete(u);
     };
-    c.on('error', end).on('close', end);
-    u.on('error', end).on('close', end);
+    c.on('error', reset).on('close', () => {
+      sockets.delete(c);
+      u.destroy(); // nobody left to deliver to
+    });
+    u.on('error', reset).on('close', () => {
+      sockets.delete(u);
+      if (!c.writableEnded) c.end();
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
