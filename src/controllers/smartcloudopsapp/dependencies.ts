@@ -177,6 +177,25 @@ export function withTimeout<T>(p: Promise<T>, ms: number, timers: Timers, what: 
   });
 }
 
+/**
+ * A session whose queries run one after another (a shared connection: node-postgres queues concurrent queries
+ * itself, but that is deprecated). A query that fails or is cut by `close` does not stop the ones after it.
+ */
+function serialized(s: PgSession): PgSession {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    query<R extends Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]> {
+      const run = tail.then(() => s.query<R>(sql, params));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+    get broken() {
+      return s.broken;
+    },
+    close: () => s.close(),
+  };
+}
+
 /** A connect bounded by `ms`; a connection that arrives after the timeout is closed, not leaked. */
 async function connectWithin<S extends { close(): void }>(p: Promise<S>, ms: number, timers: Timers): Promise<S> {
   try {
@@ -327,8 +346,8 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
             session.close(); // every app let go (or a rotation) while it connected: never used
             throw new Error('the connection was dropped while it was made');
           }
-          entry.session = session;
-          return session;
+          entry.session = serialized(session);
+          return entry.session;
         },
         (err: unknown) => {
           entry.connecting = undefined;
