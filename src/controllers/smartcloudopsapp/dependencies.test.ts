@@ -54,6 +54,8 @@ class FakePg {
   constructor(private readonly clock: FakeClock) {}
 
   connectDelayMs = 0;
+  /** Answer each query after this long (a server round trip), on the fake clock. */
+  queryDelayMs = 0;
   sessions: { password: string; closed: () => boolean }[] = [];
   async connect(settings: { user: string; password: string; host: string; port: number }): Promise<PgSession> {
     this.connects++;
@@ -76,6 +78,7 @@ class FakePg {
       },
       query: async <R>(sql: string): Promise<R[]> => {
         self.queries.push(sql);
+        if (self.queryDelayMs > 0) await new Promise<void>((r) => self.clock.setTimeout(r, self.queryDelayMs));
         if (self.hang) return new Promise<R[]>((_, reject) => void pending.push(reject));
         if (self.queryError) throw self.queryError;
         if (sql.includes('pg_stat_activity')) return [{ in_use: self.inUse, max: self.max } as R];
@@ -371,16 +374,27 @@ describe('one connection per distinct database, shared by the apps on it', () =>
   const apps = (n: number, spec: Partial<AppObject['spec']> = {}) =>
     Array.from({ length: n }, (_, i) => app(spec, `uid-${i}`));
 
-  test('100 apps on one database hold one connection and each runs its own checks; the last to go closes it', async () => {
+  test('100 apps on one database hold one connection; checks at the same time share one probe; the last app to go closes it', async () => {
+    pg.queryDelayMs = 2;
     const all = apps(100);
     for (const a of all) source.observe(a);
-    await clock.advance(1);
+    await clock.advance(10);
     expect(pg.connects).toBe(1);
-    expect(pg.queries.filter((q) => q === 'SELECT 1')).toHaveLength(100);
+    expect(pg.queries.filter((q) => q === 'SELECT 1')).toHaveLength(1);
     for (const a of all) expect(check(source.observe(a), 'postgres')).toMatchObject({ ok: true, reason: 'Healthy' });
-    await clock.advance(30_000);
+    pg.inUse = 90; // each app judges the shared numbers against its own threshold
+    source.observe(app({ database: { secretRef: { name: 'db' }, connectionWarnPercent: 95 } }, 'uid-0'));
+    await clock.advance(30_010);
     expect(pg.connects).toBe(1);
-    expect(pg.queries.filter((q) => q === 'SELECT 1')).toHaveLength(200);
+    // uid-0 at once (its threshold changed) and at its own period; the other 99 together at theirs
+    expect(pg.queries.filter((q) => q === 'SELECT 1').length).toBeLessThanOrEqual(4);
+    expect(check(source.observe(all[1]!), 'postgres')).toMatchObject({ ok: true, reason: 'ConnectionSaturation' });
+    expect(
+      check(
+        source.observe(app({ database: { secretRef: { name: 'db' }, connectionWarnPercent: 95 } }, 'uid-0')),
+        'postgres',
+      ),
+    ).toMatchObject({ ok: true, reason: 'Healthy' });
     for (const a of all.slice(0, 99)) source.forget(a.metadata.uid as string);
     expect(pg.closes).toBe(0);
     source.forget('uid-99');

@@ -99,8 +99,16 @@ interface SharedPg {
   refs: number;
   session?: PgSession;
   connecting?: Promise<PgSession>;
+  /** The probe (SELECT 1, the connection count) in flight: apps whose checks come meanwhile share its answer. */
+  probe?: Promise<PgProbe>;
   /** Dropped (broken, timed out, or no app left): never handed out again. */
   dead: boolean;
+}
+
+interface PgProbe {
+  latencyMs: number;
+  inUse: number;
+  max: number;
 }
 
 interface PgState {
@@ -359,6 +367,22 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     return e.connecting as Promise<PgSession>;
   }
 
+  async function probePg(session: PgSession): Promise<PgProbe> {
+    const started = clock.monotonic();
+    await withTimeout(session.query('SELECT 1'), timeoutMs, timers, 'SELECT 1');
+    const latencyMs = Math.round(clock.monotonic() - started);
+    const rows = await withTimeout(
+      session.query<{ in_use: number; max: number }>(
+        `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS in_use,
+                current_setting('max_connections')::int AS max`,
+      ),
+      timeoutMs,
+      timers,
+      'the connection count',
+    );
+    return { latencyMs, inUse: Number(rows[0]?.in_use ?? 0), max: Number(rows[0]?.max ?? 0) };
+  }
+
   async function checkPg(st: AppState, s: PgState, settings: PostgresSettings): Promise<CheckResult> {
     const where = `PostgreSQL ${settings.host}:${settings.port}/${settings.database}`;
     const started = clock.monotonic();
@@ -366,19 +390,16 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     const latency = () => Math.round(clock.monotonic() - started);
     try {
       const session = await pgSession(st, s, settings);
-      await withTimeout(session.query('SELECT 1'), timeoutMs, timers, 'SELECT 1');
-      const latencyMs = latency();
-      const rows = await withTimeout(
-        session.query<{ in_use: number; max: number }>(
-          `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS in_use,
-                  current_setting('max_connections')::int AS max`,
-        ),
-        timeoutMs,
-        timers,
-        'the connection count',
-      );
+      const e = s.shared as SharedPg;
+      // One probe at a time per connection: checks of other apps that come while it runs take its answer (the
+      // same server, the same numbers) instead of queueing queries behind it, so a thousand apps on one database
+      // cost one round of queries, and no check waits out another's queue.
+      const probe = (e.probe ??= probePg(session).finally(() => {
+        e.probe = undefined;
+      }));
+      const { latencyMs, inUse, max } = await probe;
       const warnPercent = st.app.spec.database.connectionWarnPercent ?? DEFAULT_WARN_PERCENT;
-      const sat = judgeSaturation(Number(rows[0]?.in_use ?? 0), Number(rows[0]?.max ?? 0), warnPercent);
+      const sat = judgeSaturation(inUse, max, warnPercent);
       const numbers = `${sat.inUse} of ${sat.max} connections in use (${Math.round(sat.percent)}%)`;
       return {
         name: 'postgres',
