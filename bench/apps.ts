@@ -3,13 +3,21 @@
 //   npm run bench:apps                   N = 1000 apps
 //   npm run bench:apps -- --n=200        another size
 //
-// Each app has one replica per component and a database Secret; enough kwok nodes are added for its pods (and
-// removed afterwards). The operator is the real Manager with the real `smartCloudOpsAppController` from
-// src/controllers (bench/apps-operator.ts): whatever that is on the checked-out branch — the status-only spec
-// controller before the SmartCloudOpsApp capability is merged, the capability with its children after. Timed:
-//   operator  starts, lists, and reconciles until every app's status is current (observedGeneration) and settled:
-//             Ready=True — or, for the spec controller that cannot be Ready, Ready=Unknown reason NotImplemented
-//             (the bench prints which). The children it made are then read back (not timed).
+// Each app has one replica per component (kwok pods: the fake nodes mark them Running and Ready) and a database
+// Secret; enough kwok nodes are added for its pods (and removed afterwards). The operator is the real Manager with
+// the real SmartCloudOpsApp capability (bench/apps-operator.ts). What a kwok pod cannot answer is configured, not
+// skipped:
+//   - PostgreSQL: the Secret names a real database on the local cluster's PostgreSQL (role and database created by
+//     the bench), so the dependency checks connect, run SELECT 1 and the saturation query for real.
+//   - health checks: the operator's GET of each component's health path is routed to a loopback HTTP endpoint the
+//     bench serves (200 on /health and /api/health, 404 otherwise; requests counted) instead of the ClusterIP,
+//     where no pod listens and whose range this machine must not send to.
+//   - rollout.bakeSeconds 0 (a revision is promoted once available and its health checks passed), no Redis (no
+//     spec.cache), no monitoring objects (the Prometheus Operator CRDs are not installed).
+// Timed:
+//   operator  starts, lists, and reconciles until every app's status is current (observedGeneration) and Ready=True
+//             (bounded: after --timeout-s, default 600, the apps' Ready reasons are printed instead). The children
+//             it made are then read back (not timed).
 //   baseline  a bare script with the same KubeClient, rate limit and concurrency makes the same writes for the
 //             same number of fresh apps in another namespace: one server-side apply per child the operator made
 //             (the child as the server holds it, re-owned by the baseline's app; the server's defaults included,
@@ -17,38 +25,43 @@
 //             (its status, once per status write it counted).
 // After completion the operator runs 5 s more (child status updates reconcile the apps again) before its counters
 // are read. Printed: times and the ratio (target ≤ 1.25×), writes per app (target ≤ children + 2), GET+LIST per
-// reconcile after the caches synced (target 0), the operator's peak RSS (VmHWM; target ≤ 160 MiB). Nothing here is
-// asserted: the numbers are for humans and the README.
-import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { readServicesEnv } from '../hack/cluster/env.js';
-import { repoRoot } from '../hack/cluster/config.js';
+// reconcile after the caches synced (target 0), the operator's peak RSS (VmHWM; target ≤ 160 MiB), the load
+// average before and after. Nothing here is asserted: the numbers are for humans and the README.
+import { createServer, type Server } from 'node:http';
+import pg from 'pg';
+import { readServicesEnv, type PostgresEnv } from '../hack/cluster/env.js';
 import { smartCloudOpsAppController } from '../src/controllers/smartcloudopsapp/controller.js';
 import { KubeClient, Resources, type KubeObject, type ResourceRef } from '../src/kube/index.js';
 import { controllerRef, FIELD_MANAGER } from '../src/runtime/apply.js';
 import { MANAGED_BY_SELECTOR } from '../src/runtime/children.js';
-import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
 import { installCrds } from '../test/support/crds.js';
 import {
+  addKwokNodes,
+  bundleOperator,
   deleteNamespaceAndWait,
   freshNamespace,
-  peakRssMiB,
+  listAll,
+  loadAverage,
   pool,
-  readsAtSync,
+  printWrites,
   readsOf,
+  removeNodes,
   scrape,
+  startOperator,
   sum,
+  writesOf,
 } from './common.js';
 
 const QPS = 1000;
 const BURST = 2000;
 const CONCURRENCY = 8;
 const SETTLE_MS = 5000;
-const PODS_PER_NODE = 250;
 const def = smartCloudOpsAppController;
 const appRef = def.for;
+/** The bench's own role and database on the local cluster's PostgreSQL (the apps' `spec.database`). */
+const DB = { user: 'appbench', database: 'appbench', password: `appbench-${process.pid}-${Date.now()}` };
 
-type Cond = { type: string; status: string; reason: string };
+type Cond = { type: string; status: string; reason: string; message?: string };
 type App = KubeObject & { status?: { observedGeneration?: number; conditions?: Cond[] } };
 
 function app(ns: string, name: string): KubeObject {
@@ -67,13 +80,70 @@ function app(ns: string, name: string): KubeObject {
   } as KubeObject;
 }
 
-async function populate(client: KubeClient, ns: string, n: number): Promise<KubeObject[]> {
+/** The bench's role and database (dropped and made again), on the superuser's connection from env.json. */
+async function makeDatabase(env: PostgresEnv): Promise<void> {
+  const c = new pg.Client({
+    host: env.host,
+    port: env.port,
+    user: env.user,
+    password: env.password,
+    database: 'postgres',
+  });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${DB.database} WITH (FORCE)`);
+    await c.query(`DROP ROLE IF EXISTS ${DB.user}`);
+    await c.query(`CREATE ROLE ${DB.user} LOGIN PASSWORD '${DB.password}'`);
+    await c.query(`CREATE DATABASE ${DB.database} OWNER ${DB.user}`);
+  } finally {
+    await c.end();
+  }
+}
+
+async function dropDatabase(env: PostgresEnv): Promise<void> {
+  const c = new pg.Client({
+    host: env.host,
+    port: env.port,
+    user: env.user,
+    password: env.password,
+    database: 'postgres',
+  });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${DB.database} WITH (FORCE)`);
+    await c.query(`DROP ROLE IF EXISTS ${DB.user}`);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The components' health endpoint on loopback: 200 on the default health paths, 404 otherwise; counted. */
+async function healthEndpoint(): Promise<{ server: Server; port: number; hits: Map<string, number> }> {
+  const hits = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const path = req.url ?? '';
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const ok = path === '/health' || path === '/api/health';
+    res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(ok ? '{"status":"healthy"}' : '{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port, hits };
+}
+
+async function populate(client: KubeClient, ns: string, n: number, env: PostgresEnv): Promise<KubeObject[]> {
   await freshNamespace(client, ns);
   await client.create(Resources.Secret, {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: 'bench-db', namespace: ns },
-    stringData: { host: '127.0.0.1', port: '5432', database: 'bench', username: 'bench', password: 'bench' },
+    stringData: {
+      host: env.host,
+      port: String(env.port),
+      database: DB.database,
+      username: DB.user,
+      password: DB.password,
+    },
   } as KubeObject);
   const names = Array.from({ length: n }, (_, i) => `a-${String(i).padStart(5, '0')}`);
   const out: KubeObject[] = [];
@@ -81,71 +151,44 @@ async function populate(client: KubeClient, ns: string, n: number): Promise<Kube
   return out;
 }
 
-/** kwok nodes for 2 pods per app (created only where none of ours exist; removed by `removeNodes`). */
-async function addNodes(client: KubeClient, n: number): Promise<string[]> {
-  const count = Math.ceil((2 * n) / PODS_PER_NODE);
-  const names = Array.from({ length: count }, (_, i) => `bench-apps-node-${i}`);
-  await pool(names, 8, (name) =>
-    client
-      .create(Resources.Node, {
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: {
-          name,
-          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-          labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
-        },
-        spec: {},
-        status: {
-          allocatable: { cpu: '1000', memory: '4Ti', pods: String(PODS_PER_NODE) },
-          capacity: { cpu: '1000', memory: '4Ti', pods: String(PODS_PER_NODE) },
-        },
-      } as KubeObject)
-      .catch(() => undefined),
-  );
-  return names;
+const readyOf = (a: App) => a.status?.conditions?.find((c) => c.type === 'Ready');
+const settled = (a: App) => a.status?.observedGeneration === a.metadata.generation && readyOf(a)?.status === 'True';
+
+function tally(apps: App[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const a of apps) {
+    const c = readyOf(a);
+    const k = `Ready=${c?.status}/${c?.reason}`;
+    out.set(k, (out.get(k) ?? 0) + 1);
+  }
+  return out;
 }
 
-const settled = (a: App) => {
-  const ready = a.status?.conditions?.find((c) => c.type === 'Ready');
-  return (
-    a.status?.observedGeneration === a.metadata.generation &&
-    (ready?.status === 'True' || ready?.reason === 'NotImplemented')
-  );
-};
-
-async function listAll<T extends KubeObject>(client: KubeClient, ref: ResourceRef, ns: string, selector?: string) {
-  return (await client.list<T>(ref, { namespace: ns, limit: 500, labelSelector: selector })).items; // all pages
-}
-
-async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n: number) {
-  const bundle = join(repoRoot, 'dist', 'bench', 'apps-operator.mjs');
-  const metricsPort = 20000 + Math.floor(Math.random() * 10000);
-  const healthPort = metricsPort + 1;
-  const t0 = performance.now();
-  const proc = spawn(
-    process.execPath,
-    [
-      bundle,
-      `--kubeconfig=${kubeconfig}`,
-      `--namespace=${ns}`,
-      `--concurrency=${CONCURRENCY}`,
-      `--qps=${QPS}`,
-      `--burst=${BURST}`,
-      `--metrics=127.0.0.1:${metricsPort}`,
-      `--health=127.0.0.1:${healthPort}`,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS } },
-  );
-  const synced = readsAtSync(healthPort, metricsPort);
+async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n: number, healthPort: number) {
+  const timeoutMs = Number(process.argv.find((a) => a.startsWith('--timeout-s='))?.slice(12) ?? 600) * 1000;
+  const op = startOperator(bundleOperator('apps-operator'), {
+    kubeconfig,
+    namespace: ns,
+    concurrency: CONCURRENCY,
+    qps: QPS,
+    burst: BURST,
+    args: [`--health-endpoint=127.0.0.1:${healthPort}`],
+  });
   // Wait for at least one status write per app (the operator's own counter: cheap), then list the apps (the bench's
-  // own client) until every status is current and settled.
+  // own client) until every status is current and Ready.
   let last: number;
   let first = 0;
+  let allSettled = false;
+  const load: number[] = [];
+  const loadTimer = setInterval(() => load.push(loadAverage()), 5000);
   for (;;) {
+    if (performance.now() - op.t0 > timeoutMs) {
+      last = performance.now();
+      break;
+    }
     let m = new Map<string, number>();
     try {
-      m = await scrape(metricsPort);
+      m = await scrape(op.metricsPort);
     } catch {
       /* not listening yet */
     }
@@ -162,42 +205,43 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
     const apps = await listAll<App>(client, appRef, ns);
     if (apps.length === n && apps.every(settled)) {
       last = performance.now();
+      allSettled = true;
       break;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
+  clearInterval(loadTimer);
   await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const m = await scrape(metricsPort);
-  const rssMiB = peakRssMiB(proc.pid as number);
-  proc.kill('SIGTERM');
-  await new Promise((r) => proc.once('exit', r));
+  const m = await scrape(op.metricsPort);
+  const rssMiB = op.rssMiB();
+  await op.stop();
   const apps = await listAll<App>(client, appRef, ns);
-  const ready = new Map<string, number>();
-  for (const a of apps) {
-    const c = a.status?.conditions?.find((x) => x.type === 'Ready');
-    const k = `Ready=${c?.status}/${c?.reason}`;
-    ready.set(k, (ready.get(k) ?? 0) + 1);
-  }
   const reconciles = sum(m, 'controller_runtime_reconcile_total', (k) => k.includes(`controller="${def.name}"`));
-  const writes = sum(m, 'smartcloudops_kube_requests_total', (k) => /verb="(create|update|patch|delete)"/.test(k));
   const statusWrites = sum(
     m,
     'smartcloudops_kube_requests_total',
     (k) => /verb="(patch|update)"/.test(k) && k.includes(`resource="${appRef.plural}/status"`),
   );
+  printWrites(m);
   for (const [k, v] of m)
-    if (k.startsWith('smartcloudops_kube_requests_total{') && /verb="(create|update|patch|delete)"/.test(k))
-      console.log(`  ${k} ${v}`);
+    if (/^nodejs_heap_size_used_bytes|^nodejs_external_memory|^process_resident/.test(k))
+      console.log(`  ${k} ${(v / 1048576).toFixed(1)} MiB (at the end)`);
+  if (!allSettled) {
+    const notReady = apps.filter((a) => !settled(a)).slice(0, 3);
+    for (const a of notReady) console.log(`  not settled: ${a.metadata.name}: ${JSON.stringify(readyOf(a))}`);
+  }
   return {
-    wall: last - t0,
+    allSettled,
+    wall: last - op.t0,
     work: last - first,
     apps,
-    ready,
+    ready: tally(apps),
     reconciles,
-    writes,
+    writes: writesOf(m),
     statusWrites,
-    readsPerReconcile: synced.value < 0 ? NaN : (readsOf(m) - synced.value) / reconciles,
+    readsPerReconcile: op.synced.value < 0 ? NaN : (readsOf(m) - op.synced.value) / reconciles,
     rssMiB,
+    load,
   };
 }
 
@@ -277,52 +321,65 @@ async function baseline(
   return performance.now() - t0;
 }
 
+/** After the baseline: until every Deployment of `ns` has its replicas available (the control plane's share). */
+async function deploymentsAvailable(client: KubeClient, ns: string, want: number): Promise<void> {
+  type D = KubeObject & { spec?: { replicas?: number }; status?: { availableReplicas?: number } };
+  for (;;) {
+    const ds = await listAll<D>(client, Resources.Deployment, ns);
+    if (ds.length >= want && ds.every((d) => (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? 0))) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function main(): Promise<void> {
   const arg = process.argv.find((a) => a.startsWith('--n='));
   const n = arg ? Number(arg.slice(4)) : 1000;
-  const kubeconfig = readServicesEnv().kubeconfig;
-  if (!kubeconfig)
-    throw new Error('no cluster: SCO_REAL_NODE=0 npm run cluster:up -- --only=cluster (or set KUBECONFIG)');
-  console.log('bundling bench/apps-operator.ts ...');
-  execFileSync(
-    join(repoRoot, 'node_modules', '.bin', 'esbuild'),
-    [
-      'bench/apps-operator.ts',
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--packages=external',
-      '--log-level=warning',
-      '--outfile=dist/bench/apps-operator.mjs',
-    ],
-    { cwd: repoRoot, stdio: 'inherit' },
-  );
+  const env = readServicesEnv();
+  const kubeconfig = env.kubeconfig;
+  if (!kubeconfig || !env.postgres)
+    throw new Error('no cluster: SCO_REAL_NODE=0 npm run cluster:up -- --only=cluster,services');
   const client = await KubeClient.create({ kubeconfig, qps: QPS, burst: BURST, userAgent: 'smartcloudops-bench' });
   await installCrds(client);
-  const nodes = await addNodes(client, n);
+  await makeDatabase(env.postgres);
+  const health = await healthEndpoint();
+  const nodes = await addKwokNodes(client, 'bench-apps-node', 2 * n);
   const opNs = `bench-apps-operator-${n}`;
   const baseNs = `bench-apps-baseline-${n}`;
   console.log(`N=${n}: creating ${n} apps in each of two namespaces, ${nodes.length} kwok nodes (not timed) ...`);
-  await populate(client, opNs, n);
-  const owners = await populate(client, baseNs, n);
-  const op = await operatorRun(client, kubeconfig, opNs, n);
+  await populate(client, opNs, n, env.postgres);
+  const owners = await populate(client, baseNs, n, env.postgres);
+  const load0 = loadAverage();
+  const op = await operatorRun(client, kubeconfig, opNs, n, health.port);
   const children = await childrenOf(client, opNs);
   const childCount = [...children.values()].reduce((s, c) => s + c.length, 0);
   const statusWritesPerApp = Math.max(1, Math.round(op.statusWrites / n));
+  const deployments = [...children.values()].flat().filter((c) => c.obj.kind === 'Deployment').length;
   const b = await baseline(client, owners, baseNs, op.apps, children, statusWritesPerApp);
+  const tb = performance.now();
+  await deploymentsAvailable(client, baseNs, deployments);
+  const bAvailable = b + (performance.now() - tb);
   const childrenPerApp = childCount / n;
+  const loads = [load0, ...op.load];
   console.log(
-    `N=${n} apps (${[...op.ready].map(([k, v]) => `${v} ${k}`).join(', ')}), ${childrenPerApp.toFixed(2)} children/app: ` +
-      `baseline ${(b / 1000).toFixed(2)}s | operator ${(op.wall / 1000).toFixed(2)}s from start ` +
-      `(ratio ${(op.wall / b).toFixed(2)}x; target ≤ 1.25x), ${(op.work / 1000).toFixed(2)}s first status write → ` +
-      `settled (ratio ${(op.work / b).toFixed(2)}x) | writes/app ${(op.writes / n).toFixed(2)} ` +
+    `  health endpoint: ${[...health.hits].map(([k, v]) => `${k} ${v}`).join(', ')} | load average (1 min) ` +
+      `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the operator's run`,
+  );
+  console.log(
+    `N=${n} apps (${[...op.ready].map(([k, v]) => `${v} ${k}`).join(', ')}${op.allSettled ? '' : '; NOT ALL READY: timed out'}), ` +
+      `${childrenPerApp.toFixed(2)} children/app: baseline ${(b / 1000).toFixed(2)}s (its Deployments available ` +
+      `after ${(bAvailable / 1000).toFixed(2)}s) | operator ${(op.wall / 1000).toFixed(2)}s from start ` +
+      `(ratio ${(op.wall / b).toFixed(2)}x; target ≤ 1.25x; ${(op.wall / bAvailable).toFixed(2)}x against the baseline's ` +
+      `Deployments available), ${(op.work / 1000).toFixed(2)}s first status write → settled ` +
+      `(ratio ${(op.work / b).toFixed(2)}x) | writes/app ${(op.writes / n).toFixed(2)} ` +
       `(target ≤ children + 2 = ${(childrenPerApp + 2).toFixed(2)}; incl. ${SETTLE_MS / 1000}s settling; baseline ` +
       `${(childrenPerApp + statusWritesPerApp).toFixed(2)}) | reconciles/app ${(op.reconciles / n).toFixed(2)} | ` +
       `GET+LIST per reconcile ${op.readsPerReconcile.toFixed(3)} | peak RSS ${op.rssMiB.toFixed(0)} MiB ` +
       `(target ≤ 160) (qps ${QPS}, burst ${BURST}, concurrency ${CONCURRENCY})`,
   );
   await Promise.all([baseNs, opNs].map((ns) => deleteNamespaceAndWait(client, ns)));
-  await pool(nodes, 8, (name) => client.delete(Resources.Node, undefined, name).catch(() => undefined));
+  await removeNodes(client, nodes);
+  await dropDatabase(env.postgres);
+  health.server.close();
   client.close();
 }
 

@@ -1,50 +1,6 @@
-// The operator process of the children benchmark: the real Manager and seam with the bench capability only.
-// Bundled by bench/children.ts with esbuild (packages external) and run with the operator's Node options.
-import { KubeClient } from '../src/kube/index.js';
-import { createLogger } from '../src/runtime/logger.js';
-import { Manager } from '../src/runtime/manager.js';
-import { Metrics } from '../src/runtime/metrics.js';
+// The operator process of the children benchmark: the real Manager and seam with the bench capability only
+// (bench/children-app.ts). Bundled by bench/children.ts; the process itself is bench/operator-process.ts.
 import { benchCapability } from './children-app.js';
+import { runBenchOperator } from './operator-process.js';
 
-const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? '';
-
-async function main(): Promise<void> {
-  const log = createLogger('warn');
-  const metrics = new Metrics();
-  const client = await KubeClient.create({
-    kubeconfig: arg('kubeconfig'),
-    qps: Number(arg('qps')),
-    burst: Number(arg('burst')),
-    observer: metrics.clientObserver(),
-    userAgent: 'smartcloudops-operator',
-  });
-  const manager = new Manager({
-    client,
-    log,
-    metrics,
-    namespaces: [arg('namespace')],
-    concurrency: Number(arg('concurrency')),
-    metricsAddr: arg('metrics'),
-    healthAddr: arg('health'),
-    identity: 'bench',
-    leaderElection: {
-      enabled: false,
-      namespace: arg('namespace'),
-      name: 'bench',
-      identity: 'bench',
-      leaseDurationMs: 15_000,
-      renewDeadlineMs: 10_000,
-      retryPeriodMs: 2_000,
-    },
-  });
-  manager.add(benchCapability());
-  process.on('SIGTERM', () => {
-    void manager.stop(1000).then(() => {
-      client.close();
-      process.exit(0);
-    });
-  });
-  await manager.start(() => process.exit(1));
-}
-
-void main();
+void runBenchOperator([benchCapability()]);

@@ -14,25 +14,23 @@
 // reconciles the owner) are included: writes per owner must stay 4. Printed: times and ratios, writes per owner,
 // GET+LIST per reconcile after the caches synced, the operator's peak RSS (VmHWM; budget ≤ 128 MiB at 1,000).
 // Nothing here is asserted: the numbers are for humans and the closing notes.
-import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { readServicesEnv } from '../hack/cluster/env.js';
-import { repoRoot } from '../hack/cluster/config.js';
 import { KubeClient, type KubeObject } from '../src/kube/index.js';
 import { controllerRef, FIELD_MANAGER } from '../src/runtime/apply.js';
 import { childObject, MANAGED_BY_SELECTOR, planChild } from '../src/runtime/children.js';
-import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
 import { installCrds } from '../test/support/crds.js';
 import { benchStatus, desiredChildren, ownedKinds, ownerRef } from './children-app.js';
 import {
+  bundleOperator,
   deleteNamespaceAndWait,
   freshNamespace,
-  peakRssMiB,
   pool,
+  printWrites,
   readsOf,
   scrape,
+  startOperator,
   sum,
-  readsAtSync,
+  writesOf,
 } from './common.js';
 
 const QPS = 1000;
@@ -94,25 +92,13 @@ async function settle(client: KubeClient, ns: string, n: number): Promise<void> 
 }
 
 async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n: number) {
-  const bundle = join(repoRoot, 'dist', 'bench', 'children-operator.mjs');
-  const metricsPort = 20000 + Math.floor(Math.random() * 10000);
-  const healthPort = metricsPort + 1;
-  const t0 = performance.now();
-  const proc = spawn(
-    process.execPath,
-    [
-      bundle,
-      `--kubeconfig=${kubeconfig}`,
-      `--namespace=${ns}`,
-      `--concurrency=${CONCURRENCY}`,
-      `--qps=${QPS}`,
-      `--burst=${BURST}`,
-      `--metrics=127.0.0.1:${metricsPort}`,
-      `--health=127.0.0.1:${healthPort}`,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS } },
-  );
-  const synced = readsAtSync(healthPort, metricsPort);
+  const op = startOperator(bundleOperator('children-operator'), {
+    kubeconfig,
+    namespace: ns,
+    concurrency: CONCURRENCY,
+    qps: QPS,
+    burst: BURST,
+  });
   const ok = (m: Map<string, number>, resource: string) =>
     sum(
       m,
@@ -123,7 +109,7 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
   for (;;) {
     let m = new Map<string, number>();
     try {
-      m = await scrape(metricsPort);
+      m = await scrape(op.metricsPort);
     } catch {
       /* not listening yet */
     }
@@ -143,10 +129,9 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
   }
   const last = performance.now();
   await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const m = await scrape(metricsPort);
-  const rssMiB = peakRssMiB(proc.pid as number);
-  proc.kill('SIGTERM');
-  await new Promise((r) => proc.once('exit', r));
+  const m = await scrape(op.metricsPort);
+  const rssMiB = op.rssMiB();
+  await op.stop();
   const owners = await client.list<KubeObject & { status?: { observedGeneration?: number } }>(ownerRef, {
     namespace: ns,
     limit: 500,
@@ -159,16 +144,14 @@ async function operatorRun(client: KubeClient, kubeconfig: string, ns: string, n
     if (got !== n) throw new Error(`${got} ${ref.plural} instead of ${n}`);
   }
   const reconciles = sum(m, 'controller_runtime_reconcile_total', (k) => k.includes('controller="bench-children"'));
-  const writes = sum(m, 'smartcloudops_kube_requests_total', (k) => /verb="(create|update|patch|delete)"/.test(k));
-  for (const [k, v] of m)
-    if (k.startsWith('smartcloudops_kube_requests_total{') && /verb="(create|update|patch|delete)"/.test(k))
-      console.log(`  ${k} ${v}`);
+  const writes = writesOf(m);
+  printWrites(m);
   return {
-    wall: last - t0,
+    wall: last - op.t0,
     work: last - first,
     reconciles,
     writesPerOwner: writes / n,
-    readsPerReconcile: synced.value < 0 ? NaN : (readsOf(m) - synced.value) / reconciles,
+    readsPerReconcile: op.synced.value < 0 ? NaN : (readsOf(m) - op.synced.value) / reconciles,
     rssMiB,
   };
 }
@@ -178,20 +161,6 @@ async function main(): Promise<void> {
   const n = arg ? Number(arg.slice(4)) : 1000;
   const kubeconfig = readServicesEnv().kubeconfig;
   if (!kubeconfig) throw new Error('no cluster: run npm run cluster:up --only=cluster (or set KUBECONFIG)');
-  console.log('bundling bench/children-operator.ts ...');
-  execFileSync(
-    join(repoRoot, 'node_modules', '.bin', 'esbuild'),
-    [
-      'bench/children-operator.ts',
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--packages=external',
-      '--log-level=warning',
-      '--outfile=dist/bench/children-operator.mjs',
-    ],
-    { cwd: repoRoot, stdio: 'inherit' },
-  );
   const client = await KubeClient.create({ kubeconfig, qps: QPS, burst: BURST, userAgent: 'smartcloudops-bench' });
   await installCrds(client);
   const baseNs = `bench-children-baseline-${n}`;

@@ -1,9 +1,13 @@
-// Helpers shared by the benchmarks: a bounded pool, fresh namespaces, metrics scraping; PostgreSQL (a generated source
-// database of a given size) and child processes for the data benchmarks.
-import { spawn } from 'node:child_process';
+// Helpers shared by the benchmarks: a bounded pool, fresh namespaces, kwok nodes, metrics scraping, the bundled bench
+// operator processes (bench/operator-process.ts) — spawn, read counters, stop; PostgreSQL (a generated source database
+// of a given size) and child processes for the data benchmarks.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
-import { isAlreadyExists, Resources, type KubeClient } from '../src/kube/index.js';
+import { repoRoot } from '../hack/cluster/config.js';
+import { isAlreadyExists, Resources, type KubeClient, type KubeObject, type ResourceRef } from '../src/kube/index.js';
+import { OPERATOR_NODE_OPTIONS } from '../src/node-options.js';
 import { scrape as scrapeUrl } from '../test/support/prom.js';
 
 export async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
@@ -194,3 +198,131 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promis
     );
   });
 }
+
+/** Writes (create, update, patch, delete) the process made, from its own counters. */
+export const writesOf = (m: Map<string, number>) =>
+  sum(m, 'smartcloudops_kube_requests_total', (k) => /verb="(create|update|patch|delete)"/.test(k));
+
+/** Prints the process's write counters, one line per verb/resource/code. */
+export function printWrites(m: Map<string, number>): void {
+  for (const [k, v] of m)
+    if (k.startsWith('smartcloudops_kube_requests_total{') && /verb="(create|update|patch|delete)"/.test(k))
+      console.log(`  ${k} ${v}`);
+}
+
+/** Every object of a kind in a namespace (all pages). */
+export async function listAll<T extends KubeObject>(
+  client: KubeClient,
+  ref: ResourceRef,
+  ns: string,
+  labelSelector?: string,
+): Promise<T[]> {
+  return (await client.list<T>(ref, { namespace: ns, limit: 500, labelSelector })).items;
+}
+
+/** Bundles a bench operator entry (bench/<name>.ts → dist/bench/<name>.mjs) with esbuild, packages external. */
+export function bundleOperator(name: string): string {
+  console.log(`bundling bench/${name}.ts ...`);
+  execFileSync(
+    join(repoRoot, 'node_modules', '.bin', 'esbuild'),
+    [
+      `bench/${name}.ts`,
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--packages=external',
+      '--log-level=warning',
+      `--outfile=dist/bench/${name}.mjs`,
+    ],
+    { cwd: repoRoot, stdio: 'inherit' },
+  );
+  return join(repoRoot, 'dist', 'bench', `${name}.mjs`);
+}
+
+export interface BenchOperator {
+  proc: ChildProcess;
+  metricsPort: number;
+  /** performance.now() just before the spawn. */
+  t0: number;
+  /** Reads (GET + LIST) when the caches synced; -1 until then. */
+  synced: { value: number };
+  /** Peak RSS (VmHWM) so far, in MiB. */
+  rssMiB(): number;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns a bundled bench operator (bench/operator-process.ts' arguments) with the operator's Node options, metrics
+ * and health endpoints on random loopback ports, watching `namespace`.
+ */
+export function startOperator(
+  bundle: string,
+  o: { kubeconfig: string; namespace: string; concurrency: number; qps: number; burst: number; args?: string[] },
+): BenchOperator {
+  const metricsPort = 20000 + Math.floor(Math.random() * 10000);
+  const healthPort = metricsPort + 1;
+  const t0 = performance.now();
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      bundle,
+      `--kubeconfig=${o.kubeconfig}`,
+      `--namespace=${o.namespace}`,
+      `--concurrency=${o.concurrency}`,
+      `--qps=${o.qps}`,
+      `--burst=${o.burst}`,
+      `--metrics=127.0.0.1:${metricsPort}`,
+      `--health=127.0.0.1:${healthPort}`,
+      ...(o.args ?? []),
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS } },
+  );
+  return {
+    proc,
+    metricsPort,
+    t0,
+    synced: readsAtSync(healthPort, metricsPort),
+    rssMiB: () => peakRssMiB(proc.pid as number),
+    stop: async () => {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Fake (kwok) nodes with room for `pods` pods; creates only names that do not exist. */
+export async function addKwokNodes(client: KubeClient, prefix: string, pods: number, podsPerNode = 250) {
+  const count = Math.ceil(pods / podsPerNode);
+  const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  await pool(names, 8, (name) =>
+    client
+      .create(Resources.Node, {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
+        },
+        spec: {},
+        status: {
+          allocatable: { cpu: '1000', memory: '4Ti', pods: String(podsPerNode) },
+          capacity: { cpu: '1000', memory: '4Ti', pods: String(podsPerNode) },
+        },
+      } as KubeObject)
+      .catch((e: unknown) => {
+        if (!isAlreadyExists(e)) throw e;
+      }),
+  );
+  return names;
+}
+
+export async function removeNodes(client: KubeClient, names: string[]): Promise<void> {
+  await pool(names, 8, (name) => client.delete(Resources.Node, undefined, name).catch(() => undefined));
+}
+
+/** The 1-minute load average (/proc/loadavg). */
+export const loadAverage = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);

@@ -221,6 +221,23 @@ describe('PostgreSQL', () => {
     expect(await eventuallyAsync(operatorConnections, (n) => n === 0)).toBe(0);
   });
 
+  test('50 apps on one database: one connection as the server sees it, every app checked; the last to go closes it', async () => {
+    const h = harness(new Map([['wt-deps/db', dbSecret()]]));
+    const apps = Array.from({ length: 50 }, (_, i) => app({}, `uid-${i}`));
+    for (const a of apps) h.source.observe(a);
+    await eventually(
+      () => apps.map((a) => check(h.source.observe(a), 'postgres')),
+      (cs) => cs.every((c) => c?.ok === true),
+    );
+    await new Promise((r) => setTimeout(r, 500)); // a few more rounds of 50 checks on the one connection
+    expect(await operatorConnections()).toBe(1);
+    for (const a of apps) expect(check(h.source.observe(a), 'postgres')).toMatchObject({ ok: true, reason: 'Healthy' });
+    for (const a of apps.slice(1)) h.source.forget(a.metadata.uid as string);
+    expect(await operatorConnections()).toBe(1);
+    h.source.forget('uid-0');
+    expect(await eventuallyAsync(operatorConnections, (n) => n === 0)).toBe(0);
+  });
+
   test('a wrong password is AuthenticationFailed, and neither the message nor the logs carry it', async () => {
     const wrong = `wrong-${randomBytes(8).toString('hex')}`;
     const h = harness(new Map([['wt-deps/db', dbSecret({ password: wrong })]]));

@@ -3,7 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { SmartCloudOpsAppSpec } from '../../crds/smartcloudopsapp.js';
 import type { KubeObject } from '../../kube/index.js';
 import type { CachedChild } from '../../runtime/children.js';
-import { observeComponent, podFailures, secretProblemsOf } from './capability.js';
+import { observeComponent, podDigest, podFailures, secretProblemsOf } from './capability.js';
 import { REVISION_LABEL } from './desired.js';
 
 const pod = (name: string, rev: string, cs: Record<string, unknown>) =>
@@ -31,6 +31,71 @@ describe('podFailures', () => {
     ]);
     expect(out[1]?.message).toMatch(/pod b is crash-looping \(2 restarts, last exit code 1\)/);
     expect(out[2]?.message).toMatch(/CreateContainerConfigError \(secret "x" not found\)/);
+  });
+});
+
+describe('podDigest (the Pod cache transform)', () => {
+  test('keeps what podFailures and the watch map read, drops the spec and the rest of the status', () => {
+    const full = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'shop-backend-x',
+        namespace: 'shop',
+        uid: 'u1',
+        resourceVersion: '42',
+        labels: { [REVISION_LABEL]: 'r2', 'app.kubernetes.io/instance': 'shop' },
+        deletionTimestamp: '2026-01-01T00:00:00Z',
+        annotations: { big: 'x'.repeat(1000) },
+        ownerReferences: [{ kind: 'ReplicaSet', name: 'rs' }],
+      },
+      spec: { containers: [{ name: 'backend', image: 'i', env: [{ name: 'A', value: 'b' }] }] },
+      status: {
+        phase: 'Running',
+        podIP: '10.244.0.9',
+        conditions: [{ type: 'Ready', status: 'True' }],
+        containerStatuses: [
+          {
+            name: 'backend',
+            ready: false,
+            restartCount: 3,
+            image: 'i',
+            imageID: 'sha256:abc',
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } },
+            lastState: { terminated: { exitCode: 2, reason: 'Error', startedAt: 't', finishedAt: 't' } },
+          },
+        ],
+      },
+    } as unknown as KubeObject;
+    const d = podDigest(full);
+    expect(d).toEqual({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'shop-backend-x',
+        namespace: 'shop',
+        uid: 'u1',
+        resourceVersion: '42',
+        labels: { [REVISION_LABEL]: 'r2', 'app.kubernetes.io/instance': 'shop' },
+        deletionTimestamp: '2026-01-01T00:00:00Z',
+      },
+      status: {
+        phase: 'Running',
+        containerStatuses: [
+          {
+            name: 'backend',
+            ready: false,
+            restartCount: 3,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } },
+            lastState: { terminated: { exitCode: 2, reason: 'Error' } },
+          },
+        ],
+      },
+    });
+    // the same verdict from the digest as from the full pod (without its deletionTimestamp)
+    const live = { ...full, metadata: { ...full.metadata, deletionTimestamp: undefined } } as KubeObject;
+    expect(podFailures([podDigest(live)])).toEqual(podFailures([live]));
+    expect(podFailures([podDigest(live)])).toHaveLength(1);
   });
 });
 

@@ -8,7 +8,9 @@
 //   status   → status.ts (pure); Events and metrics of the decision are recorded once per decision (a memo keyed by
 //              the decision, so a reconcile from a cache that has not seen our status write records nothing twice).
 // Watches: Secrets (a change of a referenced Secret reconciles its apps) and the component pods, scoped by the label
-// selector POD_SELECTOR (crash loops and start failures are read from pod status; only our apps' pods are cached).
+// selector POD_SELECTOR (crash loops and start failures are read from pod status; only our apps' pods are cached)
+// and shrunk by POD_TRANSFORM (client-go's SetTransform) to what podFailures and the map read: labels, deletion and
+// the container states — the pod spec and the rest of the status are never kept (a third of a kwok pod's bytes).
 import { Counter, Gauge } from 'prom-client';
 import { Reason, PAUSE_ANNOTATION, type SpecSuspendReason } from '../../crds/conditions.js';
 import { resourceRefOf } from '../../crds/kinds.js';
@@ -67,6 +69,43 @@ interface Pod extends KubeObject {
     }[];
   };
 }
+
+/** The parts of a Pod this controller reads (podFailures, podMap): what its cache keeps. */
+export function podDigest(obj: KubeObject): KubeObject {
+  const p = obj as Pod;
+  const m = p.metadata;
+  const metadata: KubeObject['metadata'] = {
+    name: m.name,
+    namespace: m.namespace,
+    ...(m.uid ? { uid: m.uid } : {}),
+    ...(m.resourceVersion ? { resourceVersion: m.resourceVersion } : {}),
+    ...(m.labels ? { labels: m.labels } : {}),
+    ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+  };
+  const statuses = p.status?.containerStatuses?.map((c) => {
+    const waiting = c.state?.waiting;
+    const term = c.lastState?.terminated;
+    return {
+      name: c.name,
+      ...(c.ready !== undefined ? { ready: c.ready } : {}),
+      ...(c.restartCount !== undefined ? { restartCount: c.restartCount } : {}),
+      ...(waiting ? { state: { waiting: { reason: waiting.reason, message: waiting.message } } } : {}),
+      ...(term ? { lastState: { terminated: { exitCode: term.exitCode, reason: term.reason } } } : {}),
+    };
+  });
+  return {
+    apiVersion: p.apiVersion,
+    kind: p.kind,
+    metadata,
+    status: {
+      ...(p.status?.phase ? { phase: p.status.phase } : {}),
+      ...(statuses ? { containerStatuses: statuses } : {}),
+    },
+  } as KubeObject;
+}
+
+/** The Pod cache's scope: our apps' pods, shrunk to podDigest. */
+export const POD_TRANSFORM = { id: 'smartcloudopsapp-pod', fn: podDigest };
 
 /** Waiting reasons that mean a container cannot start (besides CrashLoopBackOff). */
 const START_FAILURES = new Set([
@@ -272,7 +311,7 @@ export function appCapability(opts: AppCapabilityOptions = {}): Capability<AppOb
     ownsOptional: [PROMETHEUS_RULE, SERVICE_MONITOR],
     watches: [
       { resource: Resources.Secret, map: secretMap },
-      { resource: Resources.Pod, labelSelector: POD_SELECTOR, map: podMap },
+      { resource: Resources.Pod, labelSelector: POD_SELECTOR, transform: POD_TRANSFORM, map: podMap },
     ],
     desired: () => undefined,
     status: () => ({ status: {} }),
@@ -289,7 +328,7 @@ function bindApp(
   appCaches.add(deps.cache);
   const secrets = deps.informer(Resources.Secret);
   // The cache the Pod watch fills (scoped to our apps' pods), not a second cache of every Pod.
-  const pods = deps.informer(Resources.Pod, POD_SELECTOR);
+  const pods = deps.informer(Resources.Pod, { labelSelector: POD_SELECTOR, transform: POD_TRANSFORM });
   const enqueue = (key: string) => deps.enqueue(key);
   const health = new HealthChecker({ clock: deps.clock, enqueue, ...(opts.httpGet ? { get: opts.httpGet } : {}) });
   const sourceDeps = {

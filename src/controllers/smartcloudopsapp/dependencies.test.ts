@@ -54,6 +54,8 @@ class FakePg {
   constructor(private readonly clock: FakeClock) {}
 
   connectDelayMs = 0;
+  /** Answer each query after this long (a server round trip), on the fake clock. */
+  queryDelayMs = 0;
   sessions: { password: string; closed: () => boolean }[] = [];
   async connect(settings: { user: string; password: string; host: string; port: number }): Promise<PgSession> {
     this.connects++;
@@ -76,6 +78,7 @@ class FakePg {
       },
       query: async <R>(sql: string): Promise<R[]> => {
         self.queries.push(sql);
+        if (self.queryDelayMs > 0) await new Promise<void>((r) => self.clock.setTimeout(r, self.queryDelayMs));
         if (self.hang) return new Promise<R[]>((_, reject) => void pending.push(reject));
         if (self.queryError) throw self.queryError;
         if (sql.includes('pg_stat_activity')) return [{ in_use: self.inUse, max: self.max } as R];
@@ -367,6 +370,82 @@ describe('a rotation while a check connects', () => {
   });
 });
 
+describe('one connection per distinct database, shared by the apps on it', () => {
+  const apps = (n: number, spec: Partial<AppObject['spec']> = {}) =>
+    Array.from({ length: n }, (_, i) => app(spec, `uid-${i}`));
+
+  test('100 apps on one database hold one connection; checks at the same time share one probe; the last app to go closes it', async () => {
+    pg.queryDelayMs = 2;
+    const all = apps(100);
+    for (const a of all) source.observe(a);
+    await clock.advance(10);
+    expect(pg.connects).toBe(1);
+    expect(pg.queries.filter((q) => q === 'SELECT 1')).toHaveLength(1);
+    for (const a of all) expect(check(source.observe(a), 'postgres')).toMatchObject({ ok: true, reason: 'Healthy' });
+    pg.inUse = 90; // each app judges the shared numbers against its own threshold
+    source.observe(app({ database: { secretRef: { name: 'db' }, connectionWarnPercent: 95 } }, 'uid-0'));
+    await clock.advance(30_010);
+    expect(pg.connects).toBe(1);
+    // uid-0 at once (its threshold changed) and at its own period; the other 99 together at theirs
+    expect(pg.queries.filter((q) => q === 'SELECT 1').length).toBeLessThanOrEqual(4);
+    expect(check(source.observe(all[1]!), 'postgres')).toMatchObject({ ok: true, reason: 'ConnectionSaturation' });
+    expect(
+      check(
+        source.observe(app({ database: { secretRef: { name: 'db' }, connectionWarnPercent: 95 } }, 'uid-0')),
+        'postgres',
+      ),
+    ).toMatchObject({ ok: true, reason: 'Healthy' });
+    for (const a of all.slice(0, 99)) source.forget(a.metadata.uid as string);
+    expect(pg.closes).toBe(0);
+    source.forget('uid-99');
+    expect(pg.closes).toBe(1);
+  });
+
+  test('another database (or user, or password) gets a connection of its own', async () => {
+    secrets.set(
+      'shop/db2',
+      secret('db2', { host: 'db.shop.svc', database: 'other', username: 'app', password: PASSWORD }),
+    );
+    source.observe(app({}, 'uid-a'));
+    source.observe(app({ database: { secretRef: { name: 'db2' } } }, 'uid-b'));
+    await clock.advance(1);
+    expect(pg.connects).toBe(2);
+  });
+
+  test('a connection that times out is dropped for every app on it and made again once at their next checks', async () => {
+    source.observe(app({}, 'uid-1'));
+    source.observe(app({}, 'uid-2'));
+    await clock.advance(1);
+    pg.hang = true;
+    await clock.advance(35_000);
+    expect(check(source.observe(app({}, 'uid-1')), 'postgres')).toMatchObject({ ok: false, reason: 'Timeout' });
+    expect(check(source.observe(app({}, 'uid-2')), 'postgres')!.ok).toBe(false);
+    expect(pg.closes).toBe(1);
+    pg.hang = false;
+    await clock.advance(30_000);
+    expect(check(source.observe(app({}, 'uid-1')), 'postgres')).toMatchObject({ ok: true, reason: 'Healthy' });
+    expect(check(source.observe(app({}, 'uid-2')), 'postgres')).toMatchObject({ ok: true, reason: 'Healthy' });
+    expect(pg.connects).toBe(2);
+  });
+
+  test('a rotation moves the app to a connection with the new settings; the others keep the old one', async () => {
+    secrets.set('shop/db2', dbSecret());
+    source.observe(app({}, 'uid-1'));
+    source.observe(app({ database: { secretRef: { name: 'db2' } } }, 'uid-2'));
+    await clock.advance(1);
+    expect(pg.connects).toBe(1); // two Secrets, the same settings
+    secrets.set('shop/db2', dbSecret({ password: 'rotated' }));
+    source.observe(app({ database: { secretRef: { name: 'db2' } } }, 'uid-2'));
+    await clock.advance(1);
+    expect(pg.connects).toBe(2);
+    expect(pg.closes).toBe(0);
+    expect(pg.sessions.map((x) => [x.password, x.closed()])).toEqual([
+      [PASSWORD, false],
+      ['rotated', false],
+    ]);
+  });
+});
+
 describe('lifecycle', () => {
   test('forget and stop close connections and timers; no result lands afterwards', async () => {
     const a = app({ cache: { secretRef: { name: 'cache' } } });
@@ -374,17 +453,17 @@ describe('lifecycle', () => {
     source.observe(a);
     source.observe(app({}, 'uid-2'));
     await clock.advance(1);
-    expect(pg.connects).toBe(2);
+    expect(pg.connects).toBe(1); // the same database: one shared connection
     expect(redis.connects).toBe(1);
     source.forget('uid-1');
-    expect(pg.closes).toBe(1);
+    expect(pg.closes).toBe(0); // uid-2 still uses it
     expect(redis.closes).toBe(1);
     expect(clock.pending).toBe(1); // uid-2's
     pg.hang = true;
     await clock.advance(30_000); // uid-2's check in flight
     const stopped = enqueued.length;
     await source.stop(); // closing the connection ends the query in flight: stop does not wait for its timeout
-    expect(pg.closes).toBe(2);
+    expect(pg.closes).toBe(1);
     await clock.advance(60_000);
     expect(clock.pending).toBe(0);
     expect(enqueued.length).toBe(stopped);

@@ -4,8 +4,13 @@
 // workers run each probe on its own period with its own timeout and hand the status manager only changes.
 //   - PostgreSQL, every `postgresIntervalMs` (30 s): `SELECT 1`, then connection saturation (client backends in
 //     pg_stat_activity against max_connections; `warning` from spec.database.connectionWarnPercent on), each query
-//     bounded by `timeoutMs` (5 s) on the injected timers. One connection per app, opened lazily and reused; closed
-//     when it breaks or times out, when the Secret's settings change, on forget and on stop.
+//     bounded by `timeoutMs` (5 s) on the injected timers. One connection per distinct settings (the Secret's
+//     fingerprint — host, port, database, user, password — and the routed address), opened lazily and shared by
+//     the apps that use them, as client-go shares one transport per rest.Config: 1,000 apps on one database hold
+//     one connection, not 1,000 (max_connections is typically 100–200). Each app still runs its own checks on its
+//     own period. An app lets go of it when the Secret's settings change, on forget and on stop (the last one
+//     closes it); a connection that breaks or times out is dropped for all its apps and made again at their next
+//     check.
 //   - Redis (with spec.cache), every `redisIntervalMs` (30 s): `PING`, then spec.cache.config against `CONFIG GET`;
 //     a live value that differs is put back with `CONFIG SET`, counted, reported in `redisConfig` and as one Event
 //     (a new dedupe key per correction; a failing CONFIG SET is reported once per distinct failure, not per tick).
@@ -87,11 +92,30 @@ interface Cancel {
   cancel(): void;
 }
 
+/** A PostgreSQL connection shared by the apps whose settings (and route) are the same. */
+interface SharedPg {
+  key: string;
+  /** Apps holding it. */
+  refs: number;
+  session?: PgSession;
+  connecting?: Promise<PgSession>;
+  /** The probe (SELECT 1, the connection count) in flight: apps whose checks come meanwhile share its answer. */
+  probe?: Promise<PgProbe>;
+  /** Dropped (broken, timed out, or no app left): never handed out again. */
+  dead: boolean;
+}
+
+interface PgProbe {
+  latencyMs: number;
+  inUse: number;
+  max: number;
+}
+
 interface PgState {
   /** Which settings (or problem) and spec the state belongs to. */
   key?: string;
   fingerprint?: string;
-  session?: PgSession;
+  shared?: SharedPg;
   timer?: Cancel;
   inFlight: boolean;
   /** Bumped on every settings change: an in-flight result of an older generation is dropped. */
@@ -159,6 +183,25 @@ export function withTimeout<T>(p: Promise<T>, ms: number, timers: Timers, what: 
       },
     );
   });
+}
+
+/**
+ * A session whose queries run one after another (a shared connection: node-postgres queues concurrent queries
+ * itself, but that is deprecated). A query that fails or is cut by `close` does not stop the ones after it.
+ */
+function serialized(s: PgSession): PgSession {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    query<R extends Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]> {
+      const run = tail.then(() => s.query<R>(sql, params));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+    get broken() {
+      return s.broken;
+    },
+    close: () => s.close(),
+  };
 }
 
 /** A connect bounded by `ms`; a connection that arrives after the timeout is closed, not leaked. */
@@ -244,9 +287,23 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
 
   // ---------------------------------------------------------------- PostgreSQL
 
-  function closePg(s: PgState): void {
-    s.session?.close();
-    s.session = undefined;
+  const pgShared = new Map<string, SharedPg>();
+
+  function discardPg(e: SharedPg): void {
+    if (e.dead) return;
+    e.dead = true;
+    e.session?.close();
+    e.session = undefined;
+    if (pgShared.get(e.key) === e) pgShared.delete(e.key);
+  }
+
+  /** The app lets go of its connection; `broken`: drop it for every app (it failed or timed out). */
+  function closePg(s: PgState, broken = false): void {
+    const e = s.shared;
+    if (!e) return;
+    s.shared = undefined;
+    e.refs--;
+    if (broken || e.refs <= 0) discardPg(e);
   }
 
   /** Brings the PostgreSQL state in line with the app and its Secret; true when a check should run now. */
@@ -272,11 +329,58 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
   }
 
   async function pgSession(st: AppState, s: PgState, settings: PostgresSettings): Promise<PgSession> {
-    if (s.session && !s.session.broken) return s.session;
-    closePg(s);
-    const session = await connectWithin(connectors.postgres(routed(st, settings), timeoutMs), timeoutMs, timers);
-    s.session = session;
-    return session;
+    const held = s.shared;
+    if (held && !held.dead && (held.connecting || (held.session && !held.session.broken)))
+      return held.session ?? (held.connecting as Promise<PgSession>);
+    closePg(s, !!held?.session?.broken);
+    const to = routed(st, settings);
+    const key = `${settings.fingerprint}@${to.host}:${to.port}`;
+    let e = pgShared.get(key);
+    if (e?.session?.broken) discardPg(e);
+    e = pgShared.get(key);
+    if (!e) {
+      e = { key, refs: 0, dead: false };
+      pgShared.set(key, e);
+    }
+    e.refs++;
+    s.shared = e;
+    if (e.session) return e.session;
+    if (!e.connecting) {
+      const entry = e;
+      entry.connecting = connectWithin(connectors.postgres(to, timeoutMs), timeoutMs, timers).then(
+        (session) => {
+          entry.connecting = undefined;
+          if (entry.dead) {
+            session.close(); // every app let go (or a rotation) while it connected: never used
+            throw new Error('the connection was dropped while it was made');
+          }
+          entry.session = serialized(session);
+          return entry.session;
+        },
+        (err: unknown) => {
+          entry.connecting = undefined;
+          discardPg(entry);
+          throw err;
+        },
+      );
+    }
+    return e.connecting as Promise<PgSession>;
+  }
+
+  async function probePg(session: PgSession): Promise<PgProbe> {
+    const started = clock.monotonic();
+    await withTimeout(session.query('SELECT 1'), timeoutMs, timers, 'SELECT 1');
+    const latencyMs = Math.round(clock.monotonic() - started);
+    const rows = await withTimeout(
+      session.query<{ in_use: number; max: number }>(
+        `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS in_use,
+                current_setting('max_connections')::int AS max`,
+      ),
+      timeoutMs,
+      timers,
+      'the connection count',
+    );
+    return { latencyMs, inUse: Number(rows[0]?.in_use ?? 0), max: Number(rows[0]?.max ?? 0) };
   }
 
   async function checkPg(st: AppState, s: PgState, settings: PostgresSettings): Promise<CheckResult> {
@@ -286,19 +390,16 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
     const latency = () => Math.round(clock.monotonic() - started);
     try {
       const session = await pgSession(st, s, settings);
-      await withTimeout(session.query('SELECT 1'), timeoutMs, timers, 'SELECT 1');
-      const latencyMs = latency();
-      const rows = await withTimeout(
-        session.query<{ in_use: number; max: number }>(
-          `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS in_use,
-                  current_setting('max_connections')::int AS max`,
-        ),
-        timeoutMs,
-        timers,
-        'the connection count',
-      );
+      const e = s.shared as SharedPg;
+      // One probe at a time per connection: checks of other apps that come while it runs take its answer (the
+      // same server, the same numbers) instead of queueing queries behind it, so a thousand apps on one database
+      // cost one round of queries, and no check waits out another's queue.
+      const probe = (e.probe ??= probePg(session).finally(() => {
+        e.probe = undefined;
+      }));
+      const { latencyMs, inUse, max } = await probe;
       const warnPercent = st.app.spec.database.connectionWarnPercent ?? DEFAULT_WARN_PERCENT;
-      const sat = judgeSaturation(Number(rows[0]?.in_use ?? 0), Number(rows[0]?.max ?? 0), warnPercent);
+      const sat = judgeSaturation(inUse, max, warnPercent);
       const numbers = `${sat.inUse} of ${sat.max} connections in use (${Math.round(sat.percent)}%)`;
       return {
         name: 'postgres',
@@ -314,7 +415,7 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
         details: { connectionsInUse: sat.inUse, maxConnections: sat.max },
       };
     } catch (err) {
-      closePg(s);
+      closePg(s, true);
       const reason = err instanceof TimeoutError ? 'Timeout' : pgReason(err);
       return {
         name: 'postgres',
@@ -764,6 +865,7 @@ export function createDependencySource(deps: SourceDeps, options: DependencyOpti
       stopped = true;
       for (const st of apps.values()) drop(st);
       apps.clear();
+      for (const e of [...pgShared.values()]) discardPg(e);
       await Promise.allSettled([...inflight]);
     },
   };
