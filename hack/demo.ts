@@ -407,7 +407,7 @@ spec:
       '-n',
       ns,
       '-o',
-      'jsonpath={range .status.runs[0].steps[*]}{.name}{"\t"}{.phase}{"\t"}{.durationSeconds}s{"\t"}{.message}{"\n"}{end}',
+      'jsonpath={range .status.runs[0].steps[*]}{.name}{"\\t"}{.phase}{"\\t"}{.durationSeconds}s{"\\t"}{.message}{"\\n"}{end}',
     ]);
     show('the result', [
       'get',
@@ -416,7 +416,7 @@ spec:
       '-n',
       ns,
       '-o',
-      'jsonpath=phase={.status.runs[0].phase} RTO={.status.runs[0].rtoSeconds}s RPO={.status.runs[0].rpoSeconds}s restore={.status.runs[0].restoreSeconds}s integrity={.status.runs[0].integrity[*].name}:{.status.runs[0].integrity[*].source}={.status.runs[0].integrity[*].restored} cleanedUp={.status.runs[0].cleanedUp}{"\n"}',
+      'jsonpath=phase={.status.runs[0].phase} RTO={.status.runs[0].rtoSeconds}s RPO={.status.runs[0].rpoSeconds}s restore={.status.runs[0].restoreSeconds}s integrity={.status.runs[0].integrity[*].name}:{.status.runs[0].integrity[*].source}={.status.runs[0].integrity[*].restored} cleanedUp={.status.runs[0].cleanedUp}{"\\n"}',
     ]);
     show('the drill and the backups it verified', ['get', 'drdrill,backupschedule', '-n', ns]);
     show('the backup the drill proved restorable', [
@@ -426,7 +426,7 @@ spec:
       '-n',
       ns,
       '-o',
-      'jsonpath={.status.lastVerifiedBackup}{"\n"}',
+      'jsonpath={.status.lastVerifiedBackup}{"\\n"}',
     ]);
   }
 }

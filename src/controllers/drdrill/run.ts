@@ -296,14 +296,21 @@ export function plan(spec: DRDrillSpec, current: DrillRun, obs: DrillObservation
                 )
                 .join('; '),
             );
-          else finish('IntegrityCheck', 'Succeeded', undefined, `${queries.length} queries match`);
+          else
+            finish(
+              'IntegrityCheck',
+              'Succeeded',
+              undefined,
+              `${queries.length} ${queries.length === 1 ? 'query matches' : 'queries match'}`,
+            );
         }
       }
     }
     if (run.phase === 'Running' && done('IntegrityCheck')) {
       run.phase = 'Succeeded';
       run.reason = 'DrillSucceeded';
-      run.message = 'backup restored, app healthy, integrity checks passed';
+      const healthy = spec.checks?.health === false ? 'health not checked' : 'app healthy';
+      run.message = `backup restored, ${healthy}, ${queries.length ? `${queries.length} integrity ${queries.length === 1 ? 'query matches' : 'queries match'}` : 'no integrity queries'}`;
     }
   }
 
