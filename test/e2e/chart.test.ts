@@ -100,12 +100,13 @@ describe('Helm chart', () => {
       expect(r.resources).not.toContain('*');
       for (const v of ['escalate', 'bind', 'impersonate']) expect(r.verbs).not.toContain(v);
     }
-    // Secrets are read, never written: SmartCloudOpsApp reads the Secrets its apps reference, CertRenewal watches
-    // label-scoped Secrets (cert-manager's and those labelled ops.smartcloudops.ai/certrenewal=true), BackupSchedule
-    // the destination's by name; RBAC cannot express those scopes, so get/list/watch it is.
+    // Secrets are read (SmartCloudOpsApp reads the Secrets its apps reference, CertRenewal watches label-scoped
+    // Secrets, BackupSchedule the destination's by name; RBAC cannot express those scopes, so get/list/watch it is) and
+    // written only by create/patch — a DR drill puts the DR database and S3 Secrets into the namespace it creates —
+    // never updated wholesale or deleted (a drill's Secrets go with its namespace).
     const secrets = role.rules.filter((r) => r.resources.includes('secrets'));
     expect(secrets.length).toBeGreaterThan(0);
-    for (const r of secrets) expect([...r.verbs].sort()).toEqual(['get', 'list', 'watch']);
+    expect([...new Set(secrets.flatMap((r) => r.verbs))].sort()).toEqual(['create', 'get', 'list', 'patch', 'watch']);
     const dep = docs.find((d) => d.kind === 'Deployment') as unknown as {
       spec: {
         replicas: number;

@@ -28,7 +28,7 @@ import { isNotFound, KubeApiError, Resources, type KubeObject, type ResourceRef 
 import type { Capability, CapabilityLogic } from '../../runtime/children-capability.js';
 import { setConditions } from '../../runtime/conditions.js';
 import type { ReconcileContext } from '../../runtime/controller.js';
-import type { ControllerDeps } from '../../runtime/manager.js';
+import type { ControllerDeps, InformerSet } from '../../runtime/manager.js';
 import type { CustomObject } from '../base.js';
 import { decideStatus, type Readiness } from '../status.js';
 import { secretValues } from '../smartcloudopsapp/dependencies-config.js';
@@ -90,6 +90,8 @@ const DRILL_SELECTOR = DRILL_UID_LABEL;
 /** An effect whose result only the caches show is not repeated for this long (the cache catches up before). */
 const EFFECT_TTL_MS = 15_000;
 const MAX_ROUNDS = 6;
+/** How long the first reconcile that needs the DR caches waits for them to sync. */
+const DR_SYNC_WAIT_MS = 10_000;
 
 export interface DrillOptions {
   agentImage?: string;
@@ -190,12 +192,32 @@ export function drillLogic(deps: ControllerDeps, o: DrillOptions): CapabilityLog
   const apps = deps.informer(APP);
   const schedules = deps.informer(BACKUP);
   const secrets = deps.informer(Resources.Secret);
-  const namespaces = deps.informer(Resources.Namespace);
+  // The DR namespace's caches are cluster-wide (label-scoped): made on first need, so an operator without cluster-wide
+  // access (a chart installed with watchNamespaces) runs every other kind, and a drill says what it lacks.
   const scope = { labelSelector: DRILL_SELECTOR, allNamespaces: true };
-  const jobs = deps.informer(Resources.Job, scope);
-  const pods = deps.informer(Resources.Pod, scope);
-  const deployments = deps.informer(Resources.Deployment, scope);
-  const services = deps.informer(Resources.Service, scope);
+  let namespaces: InformerSet, jobs: InformerSet, pods: InformerSet, deployments: InformerSet, services: InformerSet;
+  let drWatch: Promise<unknown> | undefined;
+  let drWaited = false;
+  /** The DR caches and their watches; true once they have synced. */
+  async function drCaches(): Promise<boolean> {
+    if (!drWatch) {
+      namespaces = deps.informer(Resources.Namespace);
+      jobs = deps.informer(Resources.Job, scope);
+      pods = deps.informer(Resources.Pod, scope);
+      deployments = deps.informer(Resources.Deployment, scope);
+      services = deps.informer(Resources.Service, scope);
+      drWatch = Promise.all([
+        deps.watch({ resource: Resources.Namespace, map: byDrillKey }),
+        deps.watch({ resource: Resources.Job, ...scope, map: byDrillKey }),
+        deps.watch({ resource: Resources.Deployment, ...scope, map: byDrillKey }),
+      ]);
+    }
+    if (!drWaited) {
+      drWaited = true;
+      await Promise.race([drWatch, new Promise((r) => setTimeout(r, DR_SYNC_WAIT_MS).unref())]);
+    }
+    return [namespaces, jobs, pods, deployments, services].every((c) => c.hasSynced());
+  }
   const apply = (ref: ResourceRef, body: KubeObject) =>
     deps.client.apply(ref, body, { fieldManager: deps.applier.fieldManager, force: true, discardBody: true });
 
@@ -714,12 +736,21 @@ export function drillLogic(deps: ControllerDeps, o: DrillOptions): CapabilityLog
       if (s.errors.length || base.paused || !s.spec) return base;
       const spec = s.spec;
       const refs = resolve(obj, spec);
+      const pending = !!s.current || s.history.some((r) => !r.cleanedUp);
+      if ((!refs.blocked || pending) && !(await drCaches()))
+        return {
+          ...base,
+          spec,
+          blocked: {
+            reason: 'ClusterAccessMissing',
+            message:
+              'the DR caches have not synced: a drill needs cluster-wide list/watch of namespaces, jobs, pods, deployments and services (the ClusterRole bound cluster-wide, not only in watchNamespaces)',
+          },
+          requeueMs: 30_000,
+        };
 
       // Start a run when one is due and nothing of an earlier run is left.
-      const busy =
-        !!s.current ||
-        s.history.some((r) => !r.cleanedUp) ||
-        !!namespaces.get(undefined, drNamespace)?.metadata.deletionTimestamp;
+      const busy = pending || (!refs.blocked && !!namespaces.get(undefined, drNamespace)?.metadata.deletionTimestamp);
       const t = decideTrigger({
         ...(spec.schedule ? { schedule: spec.schedule } : {}),
         ...(spec.timeZone ? { timeZone: spec.timeZone } : {}),
@@ -851,6 +882,11 @@ export function drillLogic(deps: ControllerDeps, o: DrillOptions): CapabilityLog
       const s = stateOf(obj);
       const ns = obj.metadata.namespace as string;
       const runs = [...(s.current ? [s.current] : []), ...s.history].filter((r) => !r.cleanedUp);
+      if (!runs.length) {
+        states.delete(keyOf(obj));
+        return;
+      }
+      if (!(await drCaches())) throw new Error('the DR caches have not synced: cannot clean up the drill yet');
       const existing = namespaces.get(undefined, drNamespaceFor(ns, obj.metadata.name as string));
       const recorded = runs.filter((r) => r.createdNamespace).map((r) => r.drNamespace);
       if (existing && mayDeleteNamespace(existing, obj.metadata.uid as string, recorded)) {
@@ -914,12 +950,12 @@ export function drillCapability(o: DrillOptions): Capability<DrillObject, Ext> {
             })
             .map(keyOf),
       },
-      { resource: Resources.Namespace, map: byDrillKey },
-      { resource: Resources.Job, labelSelector: DRILL_SELECTOR, allNamespaces: true, map: byDrillKey },
-      { resource: Resources.Deployment, labelSelector: DRILL_SELECTOR, allNamespaces: true, map: byDrillKey },
     ],
     rbac: [
-      { apiGroups: [''], resources: ['namespaces'], verbs: ['create', 'delete', 'patch'] },
+      // The DR caches are made on first need (not declared as watches): their list/watch is declared here.
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['create', 'delete', 'patch', 'get', 'list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list', 'watch'] },
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list', 'watch'] },
       { apiGroups: [''], resources: ['secrets', 'services'], verbs: ['create', 'patch'] },
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'patch'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'patch'] },
