@@ -74,7 +74,8 @@ describe('leader election', () => {
 
     await create('first');
     await ready('first');
-    expect(await reconciles(a)).toBeGreaterThanOrEqual(1);
+    // The reconcile is counted when it returns, just after its status write: the counter may lag the condition.
+    await eventually('op-a counted the reconcile', async () => (await reconciles(a)) >= 1, { timeoutMs: 10_000 });
     expect(await reconciles(b)).toBe(0);
 
     // SIGKILL: no release. b must wait for the lease to expire.
@@ -85,7 +86,7 @@ describe('leader election', () => {
     const killTakeover = Date.now() - killedAt;
     expect(await b.isLeader()).toBe(true);
     expect(await holder()).toBe('op-b');
-    expect(await reconciles(b)).toBeGreaterThanOrEqual(1);
+    await eventually('op-b counted the reconcile', async () => (await reconciles(b)) >= 1, { timeoutMs: 10_000 });
     // Budget (CNPG-style): lease + 2.2 retry periods + 5 s.
     expect(killTakeover).toBeLessThan(LEASE_MS + 2.2 * RETRY_MS + 5000);
 
