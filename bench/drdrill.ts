@@ -77,7 +77,7 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const SIZE_MIB = Number(arg('size-mib') ?? 1100);
 const JOBS = Number(arg('jobs') ?? 4);
 /** The drill's BackupSchedule spec.compressionLevel (pg_dump -Fc compresses in its one process; 1 is several times faster than 6). */
-const LEVEL = Number(process.argv.find((a) => a.startsWith('--compression-level='))?.split('=')[1] ?? 1);
+const LEVEL = Number(arg('compression-level') ?? 1);
 const KEEP = process.argv.includes('--keep');
 const SOURCE = `drbench_src_${SIZE_MIB}`;
 const NS = `drbench-${process.pid}`;

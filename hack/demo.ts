@@ -61,6 +61,8 @@ async function main(): Promise<void> {
   k(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=smartcloudops']);
   k(['create', 'namespace', 'smartcloudops-system']);
 
+  // The operator image the node holds: the agent in backup and restore Jobs runs from it (looked up once).
+  const image = operatorImage();
   const running = state.procs.find((p) => p.name === 'operator');
   if (running && isOurs(running)) {
     console.log(`\noperator already running (pid ${running.pid}); log: ${running.log}`);
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
         '--leader-elect-namespace=smartcloudops-system',
         '--metrics-bind-address=127.0.0.1:18080',
         '--health-probe-bind-address=127.0.0.1:18081',
-        ...(operatorImage() ? [`--agent-image=${operatorImage()}`] : []),
+        ...(image ? [`--agent-image=${image}`] : []),
       ],
       log: join(l.logs, 'operator.log'),
       cwd: repoRoot,
@@ -176,7 +178,7 @@ spec:
     'involvedObject.name=demo-bad-cron',
   ]);
 
-  await live(k, show, l, state);
+  await live(k, show, l, state, image);
 
   console.log(
     `\nThe cluster and the operator keep running. Use them with:\n  export KUBECONFIG=${l.kubeconfig}\n  ${join(state.binDir, 'kubectl')} get smartcloudops -A`,
@@ -216,7 +218,7 @@ async function waitUntil(what: string, probe: () => boolean | string, timeoutMs:
 }
 
 /** The runbook's job, live: app, backup, DR drill (needs the real node). */
-async function live(k: Kubectl, show: Show, l: Layout, state: State): Promise<void> {
+async function live(k: Kubectl, show: Show, l: Layout, state: State, image: string | undefined): Promise<void> {
   if (!k(['get', 'nodes', '-l', 'smartcloudops.ai/node=real', '-o', 'name']).trim()) {
     console.log('\nNo real node in this cluster (SCO_REAL_NODE=0): the live app, backup and DR drill are skipped.');
     return;
@@ -226,7 +228,6 @@ async function live(k: Kubectl, show: Show, l: Layout, state: State): Promise<vo
   const s3e = env.s3;
   if (!pge || !s3e) return;
   const s3Port = Number(new URL(s3e.endpoint).port);
-  const image = operatorImage();
   if (!image) {
     console.log('\nThe operator image is not built for this checkout (bash hack/images/build.sh): live part skipped.');
     return;
